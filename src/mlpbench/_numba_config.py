@@ -1,0 +1,18 @@
+"""Numba compilation flags, set once here and used by every ``@njit`` in mlpbench.
+
+``fastmath`` is restricted to flags that keep inf and NaN semantics: softmax and
+logsumexp rely on ``exp(-inf) == 0`` (DESIGN.md). ``STRICT`` is for kernels whose
+accuracy is tested to a few ulp against mpmath, where ``afn`` (approximate libm
+calls) and reassociation are not allowed.
+"""
+
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+#: Serial kernels on hot paths: cached on disk, GIL released, fast math without 'nnan'/'ninf'.
+JIT = {"cache": True, "nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
+
+#: Parallel drivers (prange). Use only where a benchmark shows it pays.
+JIT_PARALLEL = {**JIT, "parallel": True}
+
+#: Accuracy-critical element-wise kernels: IEEE semantics, still cached.
+JIT_STRICT = {"cache": True, "nogil": True, "error_model": "numpy"}
