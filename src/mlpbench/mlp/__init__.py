@@ -1,1 +1,47 @@
-"""TODO"""
+"""Spec part 2: forward pass, loss and gradient of a one-hidden-layer MLP.
+
+``get(name)`` returns one implementation ("loops", "numpy", "numba", ...); each has
+validated ``forward``, ``loss``, ``loss_and_grad`` and ``backward``, and the same
+functions unchecked under ``raw``. ``gradcheck`` compares a gradient with finite
+differences.
+"""
+
+from __future__ import annotations
+
+from mlpbench.mlp import registry as _registry
+from mlpbench.mlp.gradcheck import (
+    AGREE_RTOL_F64,
+    GRADCHECK_TOL,
+    agreement_rtol,
+    gradcheck,
+    make_problem,
+    max_rel_err,
+)
+from mlpbench.mlp.params import Forward, Params, init_params, n_params
+from mlpbench.mlp.registry import Implementation, get, register
+from mlpbench.mlp.validation import check_inputs
+
+__all__ = [
+    "AGREE_RTOL_F64",
+    "GRADCHECK_TOL",
+    "IMPLEMENTATIONS",
+    "Forward",
+    "Implementation",
+    "Params",
+    "agreement_rtol",
+    "check_inputs",
+    "get",
+    "gradcheck",
+    "init_params",
+    "make_problem",
+    "max_rel_err",
+    "n_params",
+    "register",
+]
+
+
+def __getattr__(name):
+    # IMPLEMENTATIONS grows with register(); read it from the registry each time.
+    if name == "IMPLEMENTATIONS":
+        return _registry.IMPLEMENTATIONS
+    raise AttributeError(f"module 'mlpbench.mlp' has no attribute {name!r}")

@@ -1,0 +1,66 @@
+"""The network's parameters and the intermediate values of a forward pass.
+
+``Params(W1, b1, W2, b2)`` holds the set Θ of spec item 2.#5 with the spec's shapes
+(``W1`` d_h×d, ``b1`` d_h, ``W2`` m×d_h, ``b2`` m); gradients use the same type.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["Forward", "Params", "init_params", "n_params"]
+
+
+class Params(NamedTuple):
+    """Parameters Θ = {W1, b1, W2, b2} (2.#5), or a gradient ∂R/∂Θ with the same shapes."""
+
+    W1: np.ndarray  # d_h × d, input → hidden (2.#1)
+    b1: np.ndarray  # d_h
+    W2: np.ndarray  # m × d_h, hidden → output (2.#2)
+    b2: np.ndarray  # m
+
+
+class Forward(NamedTuple):
+    """Values of a forward pass over a batch of n examples, one row per example."""
+
+    ha: np.ndarray  # n × d_h, hidden pre-activations X W1ᵀ + b1 (2.#1)
+    hs: np.ndarray  # n × d_h, hidden outputs relu(ha) (2.#1)
+    oa: np.ndarray  # n × m, output pre-activations hs W2ᵀ + b2 (2.#2)
+    os: np.ndarray  # n × m, softmax(oa) row-wise (2.#3)
+
+
+def _check_size(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+def n_params(d: int, d_h: int, m: int) -> int:
+    """Number of scalar parameters: ``n_θ = d_h·d + d_h + m·d_h + m`` (2.#5)."""
+    d, d_h, m = _check_size(d, "d"), _check_size(d_h, "d_h"), _check_size(m, "m")
+    return d_h * d + d_h + m * d_h + m
+
+
+def init_params(d: int, d_h: int, m: int, seed=0, dtype=np.float64) -> Params:
+    """Random parameters for inputs of size d, d_h hidden units and m classes.
+
+    Weights are drawn uniformly in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` (fan_in is d
+    for ``W1``, d_h for ``W2``); biases are zero. The same ``seed`` (anything
+    ``np.random.default_rng`` accepts) gives the same parameters. ``dtype`` is
+    float32 or float64; the draws are made in float64 and rounded once, so the
+    bound holds as rounded to ``dtype``.
+    """
+    d, d_h, m = _check_size(d, "d"), _check_size(d_h, "d_h"), _check_size(m, "m")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    rng = np.random.default_rng(seed)
+    bound1 = 1.0 / np.sqrt(d)
+    bound2 = 1.0 / np.sqrt(d_h)
+    W1 = rng.uniform(-bound1, bound1, size=(d_h, d)).astype(dtype)
+    W2 = rng.uniform(-bound2, bound2, size=(m, d_h)).astype(dtype)
+    return Params(W1, np.zeros(d_h, dtype), W2, np.zeros(m, dtype))

@@ -1,0 +1,185 @@
+"""Input checks for the public MLP functions, written once for every implementation.
+
+Each check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError``
+(wrong shape or value) with a message naming the argument and what was expected.
+The checks return normalized inputs, the form the ``raw`` functions require:
+C-contiguous arrays of one float dtype (float32 or float64) and labels as int64.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from mlpbench.mlp.params import Forward, Params
+
+__all__ = ["check_forward", "check_inputs", "check_penalties"]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_PARAM_NDIM = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}
+
+
+def _as_array(value, name: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise TypeError(
+            f"{name} must be a NumPy array, got {type(value).__name__}; "
+            f"convert it with np.asarray({name})"
+        )
+    return value
+
+
+def _as_float_array(value, name: str, ndim: int, shape_doc: str) -> np.ndarray:
+    arr = _as_array(value, name)
+    if arr.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must have dtype float32 or float64, got {arr.dtype}; "
+            f"convert it with {name}.astype(np.float64)"
+        )
+    if arr.ndim != ndim:
+        hint = f"; for a single example use {name}.reshape(1, -1)" if name == "X" else ""
+        raise ValueError(
+            f"{name} must be {ndim}-D with shape {shape_doc}, "
+            f"got a {arr.ndim}-D array of shape {arr.shape}{hint}"
+        )
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.isfinite(arr).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(
+            f"{name} must contain only finite values; found {arr[where]} at index {where}"
+        )
+
+
+def _check_params(p) -> Params:
+    if not isinstance(p, tuple) or len(p) != 4:
+        raise TypeError(
+            "p must be an mlp.Params(W1, b1, W2, b2) (or a tuple of those four arrays), "
+            f"got {type(p).__name__}"
+        )
+    W1, b1, W2, b2 = (
+        _as_float_array(a, name, _PARAM_NDIM[name], doc)
+        for a, name, doc in zip(
+            p, ("W1", "b1", "W2", "b2"), ("(d_h, d)", "(d_h,)", "(m, d_h)", "(m,)"), strict=True
+        )
+    )
+    d_h, d = W1.shape
+    m = W2.shape[0]
+    if d_h == 0 or d == 0:
+        raise ValueError(f"W1 must have shape (d_h, d) with d_h >= 1 and d >= 1, got {W1.shape}")
+    if b1.shape != (d_h,):
+        raise ValueError(f"b1 must have shape (d_h,) = ({d_h},) to match W1, got {b1.shape}")
+    if W2.shape[1] != d_h or m == 0:
+        raise ValueError(
+            f"W2 must have shape (m, d_h) with d_h = {d_h} (from W1) and m >= 1, got {W2.shape}"
+        )
+    if b2.shape != (m,):
+        raise ValueError(f"b2 must have shape (m,) = ({m},) to match W2, got {b2.shape}")
+    for arr, name in ((W1, "W1"), (b1, "b1"), (W2, "W2"), (b2, "b2")):
+        if arr.dtype != W1.dtype:
+            raise TypeError(
+                f"parameters must share one dtype: W1 is {W1.dtype} but {name} is {arr.dtype}; "
+                f"cast them with .astype({W1.dtype})"
+            )
+        _check_finite(arr, name)
+    return Params(*(np.ascontiguousarray(a) for a in (W1, b1, W2, b2)))
+
+
+def _check_labels(y, n: int, m: int) -> np.ndarray:
+    y = _as_array(y, "y")
+    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(
+            f"y must hold integer class labels in [0, {m}), got dtype {y.dtype}; "
+            "convert exact whole numbers with y.astype(np.int64)"
+        )
+    if y.shape != (n,):
+        raise ValueError(f"y must be 1-D with one label per row of X, shape ({n},), got {y.shape}")
+    bad = (y < 0) | (y >= m)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"y must hold labels in [0, m) = [0, {m}) (m from W2); found {y[i]} at index {i}"
+        )
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
+def check_inputs(p, X, y=None, m=None) -> tuple[Params, np.ndarray, np.ndarray | None]:
+    """Check and normalize the inputs of the public MLP functions.
+
+    p: ``Params(W1, b1, W2, b2)`` of shapes (d_h, d), (d_h,), (m, d_h), (m,), finite,
+    one float dtype. X: (n, d) array with n >= 1, finite, the same dtype. y: None or
+    a 1-D integer array of n labels in [0, m). m: None, or the number of classes
+    the caller expects, which must equal ``W2.shape[0]``.
+
+    Returns ``(p, X, y)`` as C-contiguous arrays (the inputs themselves when they
+    already are) and y as int64; the raw functions require that form.
+    """
+    p = _check_params(p)
+    d_h, d = p.W1.shape
+    n_classes = p.W2.shape[0]
+    if m is not None and m != n_classes:
+        raise ValueError(
+            f"m = {m} classes expected, but W2 has shape {p.W2.shape} (m = {n_classes})"
+        )
+    X = _as_float_array(X, "X", 2, "(n, d)")
+    if X.shape[0] == 0:
+        raise ValueError("X must have at least one row (one example), got n = 0 rows")
+    if X.shape[1] != d:
+        raise ValueError(f"X must have shape (n, d) with d = {d} columns (from W1), got {X.shape}")
+    if X.dtype != p.W1.dtype:
+        raise TypeError(
+            f"X and the parameters must share one dtype: X is {X.dtype} but W1 is "
+            f"{p.W1.dtype}; cast one of them, e.g. X.astype(p.W1.dtype)"
+        )
+    _check_finite(X, "X")
+    X = np.ascontiguousarray(X)
+    if y is not None:
+        y = _check_labels(y, X.shape[0], n_classes)
+    return p, X, y
+
+
+def _check_penalty(value, name: str) -> float:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number >= 0, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def check_penalties(l1, l2) -> tuple[float, float]:
+    """Check the penalty weights: finite real numbers >= 0. Returns them as floats."""
+    return _check_penalty(l1, "l1"), _check_penalty(l2, "l2")
+
+
+def check_forward(f, p: Params, X: np.ndarray) -> Forward:
+    """Check a forward pass ``f`` given to ``backward`` against the (checked) p and X.
+
+    f: ``Forward(ha, hs, oa, os)`` with shapes (n, d_h), (n, d_h), (n, m), (n, m) and the
+    dtype of X. Returns it with C-contiguous fields.
+    """
+    if not isinstance(f, tuple) or len(f) != 4:
+        raise TypeError(
+            "f must be an mlp.Forward(ha, hs, oa, os), as returned by forward(p, X), "
+            f"got {type(f).__name__}"
+        )
+    n = X.shape[0]
+    d_h = p.W1.shape[0]
+    m = p.W2.shape[0]
+    fields = []
+    for arr, name, shape in zip(
+        f, ("ha", "hs", "oa", "os"), ((n, d_h), (n, d_h), (n, m), (n, m)), strict=True
+    ):
+        arr = _as_array(arr, f"f.{name}")
+        if arr.shape != shape:
+            raise ValueError(
+                f"f.{name} must have shape {shape} for X of {n} rows and these parameters, "
+                f"got {arr.shape}; pass the result of forward(p, X)"
+            )
+        if arr.dtype != X.dtype:
+            raise TypeError(f"f.{name} must have the dtype of X ({X.dtype}), got {arr.dtype}")
+        fields.append(np.ascontiguousarray(arr))
+    return Forward(*fields)
