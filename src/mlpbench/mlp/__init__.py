@@ -3,11 +3,13 @@
 ``get(name)`` returns one implementation ("loops", "numpy", "numba", ...); each has
 validated ``forward``, ``loss``, ``loss_and_grad`` and ``backward``, and the same
 functions unchecked under ``raw``. ``gradcheck`` compares a gradient with finite
-differences.
+differences. ``train`` runs gradient descent (2.#6) with any of them;
+``data`` holds the data sets.
 """
 
 from __future__ import annotations
 
+from mlpbench.mlp import data
 from mlpbench.mlp import registry as _registry
 from mlpbench.mlp.gradcheck import (
     AGREE_RTOL_F64,
@@ -19,17 +21,22 @@ from mlpbench.mlp.gradcheck import (
 )
 from mlpbench.mlp.params import Forward, Params, init_params, n_params
 from mlpbench.mlp.registry import Implementation, get, register
+from mlpbench.mlp.train import History, TrainingDiverged, TrainResult, time_epoch, train
 from mlpbench.mlp.validation import check_inputs
 
 __all__ = [
     "AGREE_RTOL_F64",
     "GRADCHECK_TOL",
+    "History",
     "IMPLEMENTATIONS",
     "Forward",
     "Implementation",
     "Params",
+    "TrainResult",
+    "TrainingDiverged",
     "agreement_rtol",
     "check_inputs",
+    "data",
     "get",
     "gradcheck",
     "init_params",
@@ -37,6 +44,8 @@ __all__ = [
     "max_rel_err",
     "n_params",
     "register",
+    "time_epoch",
+    "train",
 ]
 
 
