@@ -18,7 +18,7 @@ import pytest
 
 from mlpbench import mlp
 
-OTHERS = [name for name in mlp.IMPLEMENTATIONS if name != "numpy"]
+OTHERS = [name for name in mlp.CORE_IMPLEMENTATIONS if name != "numpy"]
 
 
 def assert_agree(got, want, tol, label):
@@ -54,7 +54,7 @@ def test_agrees_with_numpy(name, shape, penalty, dtype, problem):
             assert_agree(got, want, tol, f"{label}.{field}")
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 def test_loss_matches_its_own_gradient_pass(name, problem):
     """``loss`` and ``loss_and_grad`` give the same risk within one implementation."""
     p, X, y = problem(6, 4, 5, 3, seed=3)
@@ -63,7 +63,7 @@ def test_loss_matches_its_own_gradient_pass(name, problem):
     assert impl.loss(p, X, y, 0.01, 0.02) == pytest.approx(loss, rel=1e-13)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 def test_layout_does_not_change_results(name, problem):
     """Fortran-ordered and strided (non-contiguous) inputs give the contiguous results."""
     p, X, y = problem(7, 5, 6, 3, seed=4)
@@ -95,7 +95,7 @@ def test_layout_does_not_change_results(name, problem):
             assert_agree(got, want, 1e-12, f"{label} backward")
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 def test_no_function_mutates_its_inputs(name, problem):
     p, X, y = problem(5, 4, 3, 3, seed=5)
     impl = mlp.get(name)
@@ -113,7 +113,7 @@ def test_no_function_mutates_its_inputs(name, problem):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 def test_gradient_is_not_the_forward_buffers(name, problem):
     """Results are fresh arrays: changing one never changes another or a later call's."""
     p, X, y = problem(4, 3, 5, 2, seed=6)

@@ -23,7 +23,7 @@ def _check(name, shape, penalty, problem):
     assert max(errors.values()) <= mlp.GRADCHECK_TOL, errors
 
 
-@pytest.mark.parametrize("name", [n for n in mlp.IMPLEMENTATIONS if n != "loops"])
+@pytest.mark.parametrize("name", [n for n in mlp.CORE_IMPLEMENTATIONS if n != "loops"])
 def test_gradient_matches_finite_differences(name, shape, penalty, problem):
     _check(name, shape, penalty, problem)
 

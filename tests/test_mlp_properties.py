@@ -15,7 +15,7 @@ SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
 small = st.integers(min_value=1, max_value=6)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 @SETTINGS
 @given(n=small, d=small, d_h=small, m=st.integers(2, 6), seed=st.integers(0, 2**16),
        scale=st.sampled_from([1.0, 30.0, 1e3]))
@@ -29,7 +29,7 @@ def test_softmax_rows_are_positive_and_sum_to_one(name, n, d, d_h, m, seed, scal
     np.testing.assert_allclose(os.sum(axis=1), 1.0, rtol=0, atol=4 * m * np.finfo(float).eps)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 @SETTINGS
 @given(n=small, d=small, d_h=small, m=st.integers(2, 6), seed=st.integers(0, 2**16),
        l1=st.sampled_from([0.0, 0.01]), l2=st.sampled_from([0.0, 0.03]))
@@ -44,7 +44,7 @@ def test_loss_is_mean_nll_plus_penalties(name, n, d, d_h, m, seed, l1, l2):
     assert impl.loss(p, X, y, l1, l2) == pytest.approx(want, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 def test_relu_derivative_at_zero_is_zero(name, dtype):
     """2.#13–14: with every ha exactly 0 no gradient reaches W1 or b1 (rect'(0) = 0)."""
     p = mlp.init_params(3, 4, 3, seed=1, dtype=dtype)
@@ -55,7 +55,7 @@ def test_relu_derivative_at_zero_is_zero(name, dtype):
     assert g.b2.any()  # the output layer still learns its biases
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 def test_penalties_reach_weights_not_biases(name, problem):
     """1.#8–9: l1·sign(W) + 2·l2·W is added to gW1 and gW2 only."""
     p, X, y = problem(4, 3, 5, 3, seed=2)
@@ -133,8 +133,10 @@ def test_register_adds_an_implementation(monkeypatch, problem):
     monkeypatch.setattr(registry, "_loaders", dict(registry._loaders))
     monkeypatch.setattr(registry, "_loaded", dict(registry._loaded))
     monkeypatch.setattr(registry, "IMPLEMENTATIONS", registry.IMPLEMENTATIONS)
+    monkeypatch.setattr(registry, "CORE_IMPLEMENTATIONS", registry.CORE_IMPLEMENTATIONS)
     mlp.register("numpy-again", "mlpbench.mlp.impl_numpy")
     assert mlp.IMPLEMENTATIONS[-1] == "numpy-again"
+    assert mlp.CORE_IMPLEMENTATIONS[-1] == "numpy-again"
     p, X, y = problem(3, 2, 4, 2)
     impl = mlp.get("numpy-again")
     assert impl.loss(p, X, y) == mlp.get("numpy").loss(p, X, y)

@@ -87,7 +87,7 @@ _P, _X, _Y = _setup()
 _FORWARD = mlp.get("numpy").forward(_P, _X)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 @pytest.mark.parametrize(("label", "change", "error", "match"), BAD, ids=[b[0] for b in BAD])
 def test_bad_data_is_rejected(name, label, change, error, match):
     p, X, y = change(*_setup())
@@ -98,7 +98,7 @@ def test_bad_data_is_rejected(name, label, change, error, match):
         mlp.check_inputs(p, X, y)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 @pytest.mark.parametrize(("label", "change", "error", "match"), BAD_LABELS,
                          ids=[b[0] for b in BAD_LABELS])
 def test_bad_labels_are_rejected(name, label, change, error, match):
@@ -111,7 +111,7 @@ def test_bad_labels_are_rejected(name, label, change, error, match):
             call()
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 @pytest.mark.parametrize(("kw", "error", "match"), BAD_PENALTIES)
 def test_bad_penalties_are_rejected(name, kw, error, match):
     calls = _calls(mlp.get(name), *_setup(), **kw)
@@ -128,7 +128,7 @@ def test_penalties_accept_ints_and_numpy_scalars():
                                                                   rel=1e-15)
 
 
-@pytest.mark.parametrize("name", mlp.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)
 def test_bad_forward_pass_is_rejected(name):
     p, X, y = _setup()
     impl = mlp.get(name)

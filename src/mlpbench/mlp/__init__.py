@@ -19,23 +19,26 @@ from mlpbench.mlp.gradcheck import (
     make_problem,
     max_rel_err,
 )
-from mlpbench.mlp.params import Forward, Params, init_params, n_params
+from mlpbench.mlp.params import Forward, Params, Workspace, empty_like, init_params, n_params
 from mlpbench.mlp.registry import Implementation, get, register
 from mlpbench.mlp.train import History, TrainingDiverged, TrainResult, time_epoch, train
 from mlpbench.mlp.validation import check_inputs
 
 __all__ = [
     "AGREE_RTOL_F64",
+    "CORE_IMPLEMENTATIONS",
     "GRADCHECK_TOL",
     "History",
     "IMPLEMENTATIONS",
     "Forward",
     "Implementation",
     "Params",
+    "Workspace",
     "TrainResult",
     "TrainingDiverged",
     "agreement_rtol",
     "check_inputs",
+    "empty_like",
     "data",
     "get",
     "gradcheck",
@@ -50,7 +53,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # IMPLEMENTATIONS grows with register(); read it from the registry each time.
-    if name == "IMPLEMENTATIONS":
-        return _registry.IMPLEMENTATIONS
+    # The name lists grow with register(); read it from the registry each time.
+    if name in ("IMPLEMENTATIONS", "CORE_IMPLEMENTATIONS"):
+        return getattr(_registry, name)
     raise AttributeError(f"module 'mlpbench.mlp' has no attribute {name!r}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from mlpbench.mlp import peers as _peers
 from mlpbench.mlp.params import Forward, Params
 from mlpbench.mlp.validation import check_forward, check_inputs, check_penalties
 
-__all__ = ["IMPLEMENTATIONS", "RAW_FUNCTIONS", "Implementation", "get", "register"]
+__all__ = ["CORE_IMPLEMENTATIONS", "IMPLEMENTATIONS", "RAW_FUNCTIONS", "Implementation", "get", "register"]
 
 #: Functions every raw implementation defines.
 RAW_FUNCTIONS = ("forward", "loss", "loss_and_grad", "backward")
@@ -33,6 +34,8 @@ _loaded: dict[str, Implementation] = {}
 
 #: Registered implementation names, in registration order; ``numpy`` is the reference.
 IMPLEMENTATIONS: tuple[str, ...] = tuple(_loaders)
+#: The same without the optional peers (PyTorch, JAX): mlpbench's own implementations.
+CORE_IMPLEMENTATIONS: tuple[str, ...] = IMPLEMENTATIONS
 
 
 class Implementation:
@@ -93,7 +96,7 @@ def register(name: str, loader: Callable[[], object] | str, *, replace: bool = F
     the first ``get(name)``), or the dotted name of a module that defines them.
     An existing name is an error unless ``replace=True``.
     """
-    global IMPLEMENTATIONS
+    global IMPLEMENTATIONS, CORE_IMPLEMENTATIONS
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string, got {name!r}")
     if isinstance(loader, str):
@@ -106,6 +109,7 @@ def register(name: str, loader: Callable[[], object] | str, *, replace: bool = F
     _loaders[name] = loader
     _loaded.pop(name, None)
     IMPLEMENTATIONS = tuple(_loaders)
+    CORE_IMPLEMENTATIONS = tuple(n for n in _loaders if n not in _peers.PEERS)
 
 
 def get(name: str) -> Implementation:
@@ -113,7 +117,18 @@ def get(name: str) -> Implementation:
     impl = _loaded.get(name)
     if impl is None:
         if name not in _loaders:
+            if name in _peers.PEERS:
+                reason = _peers.unavailable().get(name, "not registered")
+                raise _peers.PeerUnavailable(
+                    f"MLP implementation {name!r} is not available: {reason}"
+                )
             valid = ", ".join(repr(n) for n in IMPLEMENTATIONS)
             raise ValueError(f"unknown MLP implementation {name!r}; expected one of {valid}")
         impl = _loaded[name] = Implementation(name, _loaders[name]())
     return impl
+
+
+# Optional peers (PyTorch, JAX): registered only where their package is installed;
+# nothing is imported until get(name) (see mlpbench.mlp.peers).
+for _name, _loader in _peers.available_loaders().items():
+    register(_name, _loader)

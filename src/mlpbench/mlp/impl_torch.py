@@ -1,0 +1,161 @@
+"""The MLP in PyTorch on the CPU, two ways: ``torch`` (the matrix formulas by hand)
+and ``torch-autograd`` (autograd through ``F.cross_entropy`` plus the penalties).
+
+Both take and return NumPy arrays, like every implementation. The conversions are
+part of the timed raw path and cost no copy: ``torch.from_numpy`` shares the input
+buffers (a read-only input is copied once, since PyTorch cannot wrap it) and
+``Tensor.numpy()`` shares the output buffers. Arithmetic stays in the dtype of X.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mlpbench.mlp import peers
+from mlpbench.mlp.params import Forward, Params
+
+__all__ = ["AUTOGRAD", "MANUAL"]
+
+peers.apply_torch_threads(torch)
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """A tensor sharing ``a``'s buffer (a copy if ``a`` is read-only)."""
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
+def _tensors(*arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
+    return tuple(_tensor(a) for a in arrays)
+
+
+def _numpy(*tensors: torch.Tensor) -> tuple[np.ndarray, ...]:
+    return tuple(t.numpy() for t in tensors)
+
+
+def _forward(W1, b1, W2, b2, X) -> tuple[torch.Tensor, ...]:
+    ha = torch.addmm(b1, X, W1.T)  # 2.#1: X W1ᵀ + b1
+    hs = torch.relu(ha)  # 2.#1
+    oa = torch.addmm(b2, hs, W2.T)  # 2.#2: hs W2ᵀ + b2
+    os = torch.softmax(oa, dim=1)  # 2.#3
+    return ha, hs, oa, os
+
+
+def _mean_nll(oa: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``mean_i (logsumexp(oa_i) − oa[i, y_i])`` (2.#4–5)."""
+    nll = torch.logsumexp(oa, dim=1) - oa.gather(1, y.unsqueeze(1)).squeeze(1)  # 2.#4
+    return nll.mean()  # 2.#5
+
+
+def _penalty(W1: torch.Tensor, W2: torch.Tensor, l1: float, l2: float):
+    """``l1·(‖W1‖₁+‖W2‖₁) + l2·(‖W1‖₂²+‖W2‖₂²)`` (2.#5); 0.0 without penalties."""
+    penalty = 0.0
+    if l1 != 0.0:
+        penalty = penalty + l1 * (W1.abs().sum() + W2.abs().sum())
+    if l2 != 0.0:
+        penalty = penalty + l2 * (W1.square().sum() + W2.square().sum())
+    return penalty
+
+
+# --- torch: the matrix formulas -----------------------------------------------------
+
+
+def _manual_backward(W1, W2, X, y, ha, hs, os, l1: float, l2: float) -> tuple[torch.Tensor, ...]:
+    n = X.shape[0]
+    G_oa = os.clone()
+    G_oa[torch.arange(n), y] -= 1  # 2.#7–8: os − onehot(y)
+    G_oa /= n  # R is a mean over the n examples
+    gW2 = G_oa.T @ hs  # 2.#9–10
+    gb2 = G_oa.sum(dim=0)  # 2.#9–10
+    G_ha = G_oa @ W2  # 2.#11–12: G_hs, turned into G_ha in place below
+    G_ha.masked_fill_(ha <= 0, 0)  # 2.#13–14: the indicator tests ha (relu' = 0 at 0)
+    gW1 = G_ha.T @ X  # 2.#15–16
+    gb1 = G_ha.sum(dim=0)  # 2.#15–16
+    if l1 != 0.0:
+        gW1.add_(torch.sign(W1), alpha=l1)  # 1.#9, sign(0) = 0
+        gW2.add_(torch.sign(W2), alpha=l1)
+    if l2 != 0.0:
+        gW1.add_(W1, alpha=2.0 * l2)  # 1.#8
+        gW2.add_(W2, alpha=2.0 * l2)
+    return gW1, gb1, gW2, gb2
+
+
+@torch.no_grad()
+def forward(p: Params, X: np.ndarray) -> Forward:
+    """``Forward(ha, hs, oa, os)`` for the n rows of X (2.#1–3); n×d_h, n×d_h, n×m, n×m."""
+    return Forward(*_numpy(*_forward(*_tensors(*p, X))))
+
+
+@torch.no_grad()
+def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0) -> float:
+    """Regularized risk ``R`` (2.#4–5)."""
+    W1, b1, W2, b2, X, y = _tensors(*p, X, y)
+    oa = _forward(W1, b1, W2, b2, X)[2]
+    return float(_mean_nll(oa, y) + _penalty(W1, W2, l1, l2))
+
+
+@torch.no_grad()
+def backward(
+    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0
+) -> Params:
+    """Gradient ``∂R/∂Θ`` given the forward pass f (2.#7–16, penalties 1.#8–9)."""
+    W1, _, W2, _, X, y, ha, hs, _, os = _tensors(*p, X, y, *f)
+    return Params(*_numpy(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2)))
+
+
+@torch.no_grad()
+def loss_and_grad(
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+) -> tuple[float, Params]:
+    """``(R, ∂R/∂Θ)`` from one forward pass."""
+    W1, b1, W2, b2, X, y = _tensors(*p, X, y)
+    ha, hs, oa, os = _forward(W1, b1, W2, b2, X)
+    R = float(_mean_nll(oa, y) + _penalty(W1, W2, l1, l2))
+    return R, Params(*_numpy(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2)))
+
+
+#: ``torch``: the batch matrix formulas of the spec, written with PyTorch tensors.
+MANUAL = peers.RawImpl(forward, loss, loss_and_grad, backward)
+
+
+# --- torch-autograd: gradients by reverse-mode differentiation ----------------------
+
+
+@torch.no_grad()
+def autograd_loss(
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+) -> float:
+    """Regularized risk ``R`` through ``F.cross_entropy`` (2.#3–5), as autograd sees it."""
+    W1, b1, W2, b2, X, y = _tensors(*p, X, y)
+    oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
+    return float(F.cross_entropy(oa, y) + _penalty(W1, W2, l1, l2))
+
+
+def autograd_loss_and_grad(
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+) -> tuple[float, Params]:
+    """``(R, ∂R/∂Θ)`` by ``torch.autograd.grad`` through ``F.cross_entropy``.
+
+    ``F.relu`` and ``abs`` have derivative 0 at 0 in autograd, as in the spec.
+    """
+    with torch.enable_grad():
+        params = tuple(t.requires_grad_() for t in _tensors(*p))
+        W1, b1, W2, b2 = params
+        X, y = _tensors(X, y)
+        oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
+        R = F.cross_entropy(oa, y) + _penalty(W1, W2, l1, l2)  # 2.#3–5, mean over n
+        grads = torch.autograd.grad(R, params)
+    return float(R.detach()), Params(*_numpy(*grads))
+
+
+def autograd_backward(
+    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0
+) -> Params:
+    """Gradient ``∂R/∂Θ``. Autograd needs the graph its own forward pass records, so
+    this ignores ``f`` and runs forward and backward again: its time is a whole step."""
+    return autograd_loss_and_grad(p, X, y, l1, l2)[1]
+
+
+#: ``torch-autograd``: the same forward; loss and gradients by F.cross_entropy and autograd.
+AUTOGRAD = peers.RawImpl(forward, autograd_loss, autograd_loss_and_grad, autograd_backward)

@@ -1,0 +1,243 @@
+"""Optional peer implementations of the MLP in PyTorch and JAX, and their thread settings.
+
+The peers (``torch``, ``torch-autograd``, ``jax``) are registered only where their
+package is installed (``pip install 'mlpbench[peers]'``); finding them does not
+import them, so registering costs nothing until ``mlp.get(name)`` loads one.
+This module imports neither PyTorch nor JAX itself.
+
+Threads: call :func:`configure_threads` before loading a peer. PyTorch's count can
+change at any time, but JAX's CPU backend reads ``XLA_FLAGS`` once, when it
+starts (its first computation), so JAX threads must be set before that.
+:func:`peer_thread_settings` records what is in force, for the result file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+__all__ = [
+    "PEERS",
+    "PeerUnavailable",
+    "RawImpl",
+    "apply_torch_threads",
+    "available_loaders",
+    "configure_threads",
+    "peer_thread_settings",
+    "unavailable",
+    "xla_thread_flags",
+]
+
+_INSTALL_HINT = "install the peers with: pip install 'mlpbench[peers]'"
+
+
+class _Peer(NamedTuple):
+    package: str  # the distribution's import name
+    module: str  # the mlpbench module that defines the implementation
+    attr: str  # the RawImpl inside it
+
+
+#: Peer implementations: name -> where it lives and which package it needs.
+PEERS: dict[str, _Peer] = {
+    "torch": _Peer("torch", "mlpbench.mlp.impl_torch", "MANUAL"),
+    "torch-autograd": _Peer("torch", "mlpbench.mlp.impl_torch", "AUTOGRAD"),
+    "jax": _Peer("jax", "mlpbench.mlp.impl_jax", "JAX"),
+}
+
+
+class PeerUnavailable(ImportError):
+    """A peer implementation whose package is missing or fails to import; says why."""
+
+
+class RawImpl(NamedTuple):
+    """The four raw functions of one implementation (the registry's protocol)."""
+
+    forward: Callable
+    loss: Callable
+    loss_and_grad: Callable
+    backward: Callable
+
+
+def _installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+def unavailable() -> dict[str, str]:
+    """Peers that cannot be registered here, each with the reason (for skipped points)."""
+    return {
+        name: f"{peer.package} is not installed; {_INSTALL_HINT}"
+        for name, peer in PEERS.items()
+        if not _installed(peer.package)
+    }
+
+
+def _loader(name: str) -> Callable[[], RawImpl]:
+    peer = PEERS[name]
+
+    def load() -> RawImpl:
+        try:
+            module = importlib.import_module(peer.module)
+        except ImportError as exc:
+            raise PeerUnavailable(
+                f"MLP implementation {name!r} is not available: importing {peer.package} "
+                f"failed ({exc}); {_INSTALL_HINT}"
+            ) from exc
+        return getattr(module, peer.attr)
+
+    return load
+
+
+def available_loaders() -> dict[str, Callable[[], RawImpl]]:
+    """Loaders for the peers whose package is installed, for ``registry.register``.
+
+    A loader imports the package on first use; if the import fails after all
+    (a broken install) it raises :class:`PeerUnavailable` with the reason.
+    """
+    return {name: _loader(name) for name, peer in PEERS.items() if _installed(peer.package)}
+
+
+# --- threads ------------------------------------------------------------------------
+
+# XLA's CPU client sizes its thread pool from the cores it may run on; XLA_FLAGS can
+# only switch the multithreaded kernels off (one thread) or leave them on (all cores).
+_XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+_XLA_THREAD_FLAG = re.compile(r"\s*--xla_cpu_multi_thread_eigen=\S*")
+
+#: What configure_threads asked of PyTorch, applied when impl_torch loads.
+_torch_request: dict[str, int] = {}
+
+
+def _cores() -> int:
+    """CPU cores this process may run on (its affinity mask), as XLA counts them."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def xla_thread_flags(threads: int | None, flags: str = "") -> str:
+    """XLA_FLAGS ``flags`` with its CPU thread flag set for ``threads`` threads.
+
+    Other flags are kept. 1 adds ``--xla_cpu_multi_thread_eigen=false``; None or
+    more than one removes it, leaving XLA's default of one thread per core (XLA has
+    no flag for a count in between: restrict the process's CPU affinity for that).
+    """
+    kept = _XLA_THREAD_FLAG.sub("", flags).strip()
+    if threads == 1:
+        return f"{kept} {_XLA_ONE_THREAD}".strip()
+    return kept
+
+
+def _xla_threads(flags: str) -> int:
+    """The CPU threads XLA uses under ``flags``."""
+    return 1 if _XLA_ONE_THREAD in flags.split() else _cores()
+
+
+def _jax_started() -> bool:
+    """Whether JAX has started a backend, after which XLA_FLAGS are no longer read."""
+    if "jax" not in sys.modules:
+        return False
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    return bool(getattr(bridge, "_backends", True))
+
+
+def apply_torch_threads(torch) -> None:
+    """Apply the thread counts asked for by :func:`configure_threads` to ``torch``.
+
+    ``set_num_interop_threads`` works only before PyTorch's first inter-op parallel
+    work; a refusal is let pass (mlpbench runs no inter-op work, so that pool does
+    not affect its timings) and shows in :func:`peer_thread_settings`.
+    """
+    if "threads" in _torch_request:
+        torch.set_num_threads(_torch_request["threads"])
+    if "interop" in _torch_request and torch.get_num_interop_threads() != _torch_request["interop"]:
+        try:
+            torch.set_num_interop_threads(_torch_request["interop"])
+        except RuntimeError:
+            pass
+
+
+def _check_count(value, name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+
+
+def configure_threads(threads: int | None, *, interop: int | None = None) -> dict[str, Any]:
+    """Set the CPU threads of the peers; returns :func:`peer_thread_settings`.
+
+    threads: intra-op threads for PyTorch (``torch.set_num_threads``) and for XLA's
+    CPU backend (through ``XLA_FLAGS``, see :func:`xla_thread_flags`: 1, or one per
+    core), or None to leave both at their defaults (one per core). interop:
+    PyTorch's inter-op pool (default: unchanged). PyTorch, if not yet imported,
+    gets the setting when ``impl_torch`` loads.
+
+    JAX reads XLA_FLAGS once, when it starts its backend: call this before the
+    first JAX computation (in practice, before ``mlp.get("jax")`` is first used),
+    or set XLA_FLAGS in the environment. Asking for a different JAX setting after
+    that raises ``RuntimeError`` rather than silently measuring something else.
+    """
+    _check_count(threads, "threads")
+    _check_count(interop, "interop")
+    current = os.environ.get("XLA_FLAGS", "")
+    wanted = xla_thread_flags(threads, current)
+    if wanted != current.strip():
+        if _jax_started():
+            raise RuntimeError(
+                "JAX has already started its CPU backend, which read XLA_FLAGS "
+                f"({current!r}) once; set the threads before the first JAX computation "
+                "or export XLA_FLAGS before starting Python"
+            )
+        os.environ["XLA_FLAGS"] = wanted
+    _torch_request.clear()
+    if threads is not None:
+        _torch_request["threads"] = threads
+    if interop is not None:
+        _torch_request["interop"] = interop
+    if "torch" in sys.modules:
+        apply_torch_threads(sys.modules["torch"])
+    return peer_thread_settings()
+
+
+def _torch_settings() -> dict[str, Any]:
+    if "torch" not in sys.modules:
+        return {"installed": _installed("torch"), "loaded": False}
+    torch = sys.modules["torch"]
+    backend = re.search(r"ATen parallel backend:\s*(.+)", torch.__config__.parallel_info())
+    return {
+        "installed": True,
+        "loaded": True,
+        "version": torch.__version__,
+        "num_threads": torch.get_num_threads(),
+        "num_interop_threads": torch.get_num_interop_threads(),
+        "parallel_backend": backend.group(1).strip() if backend else None,
+    }
+
+
+def _jax_settings() -> dict[str, Any]:
+    flags = os.environ.get("XLA_FLAGS", "")
+    settings: dict[str, Any] = {
+        "installed": _installed("jax"),
+        "loaded": "jax" in sys.modules,
+        "XLA_FLAGS": flags,
+        "num_threads": _xla_threads(flags),
+        "backend_started": _jax_started(),
+    }
+    if "jax" in sys.modules:
+        settings["version"] = sys.modules["jax"].__version__
+        settings["jaxlib"] = getattr(sys.modules.get("jaxlib"), "__version__", None)
+    return settings
+
+
+def peer_thread_settings() -> dict[str, Any]:
+    """Versions and thread settings of the peers, for the result file's metadata.
+
+    ``{"torch": {installed, loaded, version, num_threads, num_interop_threads,
+    parallel_backend}, "jax": {installed, loaded, XLA_FLAGS, num_threads,
+    backend_started, version, jaxlib}}``. Nothing is imported to find these: a
+    peer that is not loaded reports what can be known without it. JAX's
+    ``num_threads`` is what XLA_FLAGS give (1, or one per core); impl_jax turns
+    64-bit types on around its own calls only (``jax.enable_x64``).
+    """
+    return {"torch": _torch_settings(), "jax": _jax_settings()}
