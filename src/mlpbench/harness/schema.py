@@ -11,20 +11,24 @@ layout (the harness writes it, the report reads it, tests build synthetic ones):
       "created": "2026-11-29T11:30:00+00:00",    ISO 8601, UTC
       "updated": "...",                          rewritten after every point
       "complete": false,                         true once the sweep has finished
-      "machine": {cpu_model, cpu_flags, cores, memory_bytes, os, hostname,
+      "machine": {cpu_model, cpu_flags, cores, memory_bytes, loadavg, os, hostname,
                   python, numpy, numba, llvmlite, scipy, blas: [threadpoolctl info],
                   env: {OPENBLAS_NUM_THREADS, NUMBA_NUM_THREADS, ...}},
+      "mlpbench": "0.1.0",                       version that wrote the file
       "threads": {"numba_threads": 1, "threading_layer": "workqueue",
-                  "blas_threads": 1},
+                  "blas_threads": 1, "blas": [{prefix, internal_api, num_threads}]},
       "sweep": {"axis": "n" | "d" | "d_h" | "grid",
                 "sizes": {"n": [...], "d": [...], "d_h": [...]},   swept values
                 "base": {"n": 1024, "d": 784, "d_h": 256, "m": 10},
                 "implementations": ["loops", "numpy", "numba"],
                 "dtypes": ["float64"], "phases": ["step"],
-                "l1": 0.0, "l2": 0.0, "budget_s": 20.0, "seed": 0, "quick": false},
+                "l1": 0.0, "l2": 0.0, "budget_s": 20.0, "seed": 0, "quick": false,
+                "threads": null | int},                   as requested (null: all cores)
       "peak": null | {"gemm_gflops": {"float64": {"1": 18.4, "2": 36.6},
                                       "float32": {"1": 38.4, "2": 76.3}},
-                      "triad_gbs": 17.0, "gemm_size": 2048, "triad_bytes": 200000000},
+                      "triad_gbs": 17.0, "gemm_size": 2048, "triad_bytes": 200000000,
+                      "triad_threads": 2, "quick": false, "threading_layer": "workqueue",
+                      "measured": "2026-11-29T11:00:00+00:00"},
       "points": [Point, ...]
     }
 
@@ -39,13 +43,19 @@ A ``Point`` is one (implementation, dtype, phase, n, d, d_h, m)::
          seconds per call, from samples of ``loops`` calls each (null unless ok),
      "samples": int, "loops": int,
      "flops": int (DESIGN.md's count for the phase), "gflops": flops / median_s / 1e9,
-     "predicted_s": the budget's prediction (always set on skipped points),
+     "predicted_s": the budget's prediction of seconds per call (always set on
+         skipped points; also on timed points where there was one),
      "max_rel_err": the correctness gate's error against numpy (null if not gated),
      "high_spread": iqr_s / median_s > 0.10,
-     "warnings": [str, ...]}
+     "warnings": [str, ...],
+     "loadavg": 1-minute load average after timing (optional; set on ok points)}
 
 Times are per call of the phase: ``forward`` is ``impl.forward``, ``backward``
-the gradient given the forward pass, ``step`` is ``impl.loss_and_grad``.
+the gradient given the forward pass, ``step`` is ``impl.loss_and_grad``; the
+harness times ``impl.raw`` on inputs normalized once per point by
+``mlp.check_inputs``, so input validation is not in the figures. ``cold_s`` of
+a numba implementation's first point holds its compilation, or its load from
+numba's on-disk cache when an earlier run compiled it.
 """
 
 from __future__ import annotations

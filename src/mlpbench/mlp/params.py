@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Forward", "Params", "init_params", "n_params"]
+__all__ = ["Forward", "Params", "Workspace", "empty_like", "init_params", "n_params"]
 
 
 class Params(NamedTuple):
@@ -64,3 +64,49 @@ def init_params(d: int, d_h: int, m: int, seed=0, dtype=np.float64) -> Params:
     W1 = rng.uniform(-bound1, bound1, size=(d_h, d)).astype(dtype)
     W2 = rng.uniform(-bound2, bound2, size=(m, d_h)).astype(dtype)
     return Params(W1, np.zeros(d_h, dtype), W2, np.zeros(m, dtype))
+
+
+def empty_like(p) -> Params:
+    """Uninitialized C-contiguous arrays with the shapes and dtype of ``p``: buffers to pass
+    as ``out=`` to ``loss_and_grad`` or ``backward`` so that a training loop allocates no
+    gradient arrays per step."""
+    return Params(*(np.empty(np.shape(a), np.asarray(a).dtype) for a in p))
+
+
+class Workspace:
+    """Scratch arrays kept from one call to the next, one per name and dtype.
+
+    ``array(name, shape, dtype)`` returns a C-contiguous array of that shape (contents
+    undefined), reusing the memory of the previous one of that name while it is large
+    enough; so a loop over batches of one size, or of smaller ones, allocates nothing
+    after the first call. Memory grows to the largest request; ``clear()`` frees it.
+    """
+
+    __slots__ = ("_buffers", "_views")
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
+        self._views: dict[tuple[str, np.dtype], np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A scratch array called ``name``: valid until the next ``array(name, ...)`` call."""
+        key = (name, np.dtype(dtype))
+        view = self._views.get(key)
+        if view is not None and view.shape == shape:
+            return view
+        size = int(np.prod(shape, dtype=np.int64))
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[key] = np.empty(max(size, 1), key[1])
+        view = self._views[key] = buffer[:size].reshape(shape)
+        return view
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the scratch arrays."""
+        return sum(b.nbytes for b in self._buffers.values())
+
+    def clear(self) -> None:
+        """Free every scratch array."""
+        self._buffers.clear()
+        self._views.clear()

@@ -15,7 +15,9 @@ from mlpbench.mlp import peers as _peers
 from mlpbench.mlp.params import Forward, Params
 from mlpbench.mlp.validation import check_forward, check_inputs, check_penalties
 
-__all__ = ["CORE_IMPLEMENTATIONS", "IMPLEMENTATIONS", "RAW_FUNCTIONS", "Implementation", "get", "register"]
+__all__ = [
+    "CORE_IMPLEMENTATIONS", "IMPLEMENTATIONS", "RAW_FUNCTIONS", "Implementation", "get", "register",
+]
 
 #: Functions every raw implementation defines.
 RAW_FUNCTIONS = ("forward", "loss", "loss_and_grad", "backward")
