@@ -1,0 +1,113 @@
+"""``mlpbench run``: measure the ceilings, sweep n, d and d_h, and write a full report.
+
+The main job for a new user: a quick peak, three quick sweeps of the three
+implementations (one result file per axis), the accuracy table, then the report.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlpbench.harness import schema
+from mlpbench.report._files import prepare_out_dir, write_text
+
+#: Sizes of each quick sweep (the other two axes stay at the base point).
+QUICK_SIZES = {"n": [1, 4, 16, 64, 256, 1024, 4096], "d": [16, 64, 256, 784, 2048],
+               "d_h": [16, 64, 256, 1024, 2048]}
+#: Seconds a single point may take per implementation (the harness skips what it predicts
+#: above this, recording the prediction).
+QUICK_BUDGET_S = 5.0
+#: Threads for numba and BLAS. One by default: on a machine shared with other work,
+#: multithreaded OpenBLAS collapses (a 2-thread step measured 100x slower than 1 thread
+#: under load); ``--threads N`` opts in to more.
+DEFAULT_THREADS = 1
+#: ``--tiny``: a smoke test of the whole pipeline, seconds plus numba's compile time.
+TINY_BASE = {"n": 16, "d": 12, "d_h": 8, "m": 3}
+TINY_SIZES = {"n": [1, 4, 16], "d": [4, 12, 24], "d_h": [4, 8, 16]}
+TINY_BUDGET_S = 0.05
+
+
+def default_out(now: datetime.datetime | None = None, host: str | None = None) -> Path:
+    """``reports/<date>-<host>``, the host reduced to safe file-name characters."""
+    now = now or datetime.datetime.now()
+    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", host or platform.node() or "host").strip("-.")
+    return Path("reports") / f"{now:%Y-%m-%d}-{host or 'host'}"
+
+
+@dataclass
+class RunPlan:
+    out: Path
+    sizes: Mapping[str, Sequence[int]] = field(default_factory=lambda: dict(QUICK_SIZES))
+    base: Mapping[str, int] = field(default_factory=lambda: dict(schema.BASE))
+    implementations: Sequence[str] = ("loops", "numpy", "numba")
+    dtypes: Sequence[str] = ("float64",)
+    budget_s: float = QUICK_BUDGET_S
+    threads: int | None = DEFAULT_THREADS
+    peak: bool = True
+    numerics: bool = True
+    progress: bool = True
+    force: bool = False
+
+
+def _stage(i: int, total: int, text: str, echo: Callable[[str], None]) -> None:
+    echo(f"[{i}/{total}] {text}")
+
+
+def run(plan: RunPlan, echo: Callable[[str], None] = print):
+    """Run every stage of :class:`RunPlan`; return the :class:`build.Report`."""
+    from mlpbench.harness.peak import format_peak, measure_peak
+    from mlpbench.harness.sweep import SweepConfig, run_sweep
+    from mlpbench.report import build, inputs
+
+    out = prepare_out_dir(plan.out, plan.force)
+    total = 2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics)
+    stage, started = 1, time.perf_counter()
+    peak = None
+    if plan.peak:
+        _stage(stage, total, "measuring the ceilings (quick GEMM peak and triad bandwidth)",
+               echo)
+        peak = measure_peak(quick=True)
+        echo("      " + format_peak(peak).replace("\n", "\n      "))
+        stage += 1
+    common = {"base": dict(plan.base), "implementations": tuple(plan.implementations),
+              "dtypes": tuple(plan.dtypes), "budget_s": plan.budget_s,
+              "threads": plan.threads, "quick": True}
+    # One sweep per axis (the step), then forward and backward at the base point only.
+    sweeps = [(f"sweeping {axis} over {', '.join(map(str, sizes))} "
+               f"({', '.join(plan.implementations)})", f"results_{axis}.json",
+               SweepConfig(axis=axis, sizes=list(sizes), phases=("step",), **common))
+              for axis, sizes in plan.sizes.items()]
+    sweeps.append(("timing forward and backward at the base point "
+                   f"({', '.join(f'{k}={v}' for k, v in plan.base.items())})",
+                   "results_phases.json",
+                   SweepConfig(axis="grid", sizes={}, phases=("forward", "backward"), **common)))
+    paths = []
+    for text, name, cfg in sweeps:
+        _stage(stage, total, text, echo)
+        run_sweep(cfg, out / name, progress=plan.progress, peak=peak, force=plan.force)
+        paths.append(out / name)
+        stage += 1
+    docs = inputs.load_all(paths)
+    numerics, why = None, "skipped (--no-numerics)"
+    if plan.numerics:
+        _stage(stage, total, "computing worst ulp errors against mpmath", echo)
+        numerics, why = build.numerics_for(docs)
+        if numerics is not None:
+            write_text(out / "numerics.json", json.dumps(numerics, indent=1) + "\n")
+    stage += plan.numerics
+    _stage(stage, total, "writing the report", echo)
+    rep = build.build_report(docs, out, numerics, why)
+    echo(f"done in {time.perf_counter() - started:.0f} s")
+    return rep
+
+
+def main_echo(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
