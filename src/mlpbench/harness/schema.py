@@ -23,7 +23,7 @@ layout (the harness writes it, the report reads it, tests build synthetic ones):
                 "implementations": ["loops", "numpy", "numba"],
                 "dtypes": ["float64"], "phases": ["step"],
                 "l1": 0.0, "l2": 0.0, "budget_s": 20.0, "seed": 0, "quick": false,
-                "threads": null | int},                   as requested (null: all cores)
+                "threads": null | int},      as requested (null: machine.DEFAULT_THREADS)
       "peak": null | {"gemm_gflops": {"float64": {"1": 18.4, "2": 36.6},
                                       "float32": {"1": 38.4, "2": 76.3}},
                       "triad_gbs": 17.0, "gemm_size": 2048, "triad_bytes": 200000000,

@@ -1,0 +1,180 @@
+"""Machine metadata and thread settings, recorded in every result file.
+
+``configure_threads`` is the one place that chooses numba's threading layer and
+sets the numba and BLAS thread counts; ``thread_settings`` reports what is in
+effect, ``machine_info`` describes the hardware and software.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from contextlib import contextmanager
+
+#: numba's threading layer. 'workqueue' puts its threads to sleep after a parallel
+#: region; the OpenMP layer spins for a while, stealing the cores BLAS threads need
+#: next (DESIGN.md: 2-10x slowdowns on two cores). Overridden by NUMBA_THREADING_LAYER.
+THREADING_LAYER = "workqueue"
+
+#: CPU flags that matter for these kernels, shown by ``mlpbench info``.
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512vl", "avx512bw",
+              "avx512_vnni", "amx_tile", "neon", "asimd", "sve")
+
+#: Threads for numba and BLAS unless told otherwise. One: the loops are serial, so
+#: one core each compares like with like, and on the shared two-core reference
+#: machine two BLAS threads next to other processes made steps 3-100x slower and
+#: erratic (a 1.4 ms step had medians of 35-160 ms) where one thread stayed steady.
+#: Parallel speed-up is its own experiment: ``--threads 2`` (or ``all``).
+DEFAULT_THREADS = 1
+
+#: Environment variables that change timings; recorded as they are, never changed.
+ENV_VARS = (
+    "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE",
+    "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND",
+    "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_OPT",
+    "NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT", "NUMBA_BOUNDSCHECK", "NUMBA_CPU_NAME",
+    "NUMBA_CPU_FEATURES", "PYTHONHASHSEED",
+)
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (the affinity mask, not the host's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _cpuinfo() -> tuple[str, list[str]]:
+    model, flags = platform.processor() or platform.machine(), []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model in ("", platform.processor(), platform.machine()):
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = value.split()
+    except OSError:
+        pass
+    return model, flags
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _load_blas() -> None:
+    # numba's np.dot calls SciPy's BLAS; load it so threadpoolctl sees and limits it too.
+    import numpy  # noqa: F401
+    import scipy.linalg.cython_blas  # noqa: F401
+
+
+def blas_info() -> list[dict]:
+    """threadpoolctl's description of every BLAS/OpenMP library loaded (numpy's and SciPy's)."""
+    from threadpoolctl import threadpool_info
+
+    _load_blas()
+    return threadpool_info()
+
+
+def machine_info() -> dict:
+    """Hardware and software description for the result file's ``machine`` field."""
+    import llvmlite
+    import numba
+    import numpy
+    import scipy
+
+    model, flags = _cpuinfo()
+    return {
+        "cpu_model": model,
+        "cpu_flags": flags,
+        "cores": cpu_count(),
+        "host_cpus": os.cpu_count(),
+        "memory_bytes": _memory_bytes(),
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "os": platform.platform(),
+        "hostname": socket.gethostname(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "llvmlite": llvmlite.__version__,
+        "scipy": scipy.__version__,
+        "blas": blas_info(),
+        "env": {k: os.environ.get(k) for k in ENV_VARS},
+    }
+
+
+def _launched_layer() -> str | None:
+    from numba.np.ufunc import parallel
+
+    return parallel._threading_layer if parallel._is_initialized else None
+
+
+def thread_settings() -> dict:
+    """The numba thread count, threading layer and BLAS thread count now in effect.
+
+    ``threading_layer`` is the layer numba launched, or the one it will launch
+    (``numba.config.THREADING_LAYER``) if no parallel code has run yet.
+    """
+    import numba
+
+    libs = [lib for lib in blas_info() if lib.get("user_api") == "blas"]
+    counts = sorted({lib["num_threads"] for lib in libs})
+    return {
+        "numba_threads": numba.get_num_threads(),
+        "threading_layer": _launched_layer() or numba.config.THREADING_LAYER,
+        "blas_threads": counts[-1] if counts else None,
+        "blas": [{"prefix": lib.get("prefix"), "internal_api": lib.get("internal_api"),
+                  "num_threads": lib.get("num_threads")} for lib in libs],
+    }
+
+
+def max_threads() -> int:
+    """Threads numba and BLAS may use without oversubscribing this process's cores."""
+    import numba
+
+    return min(cpu_count(), numba.config.NUMBA_NUM_THREADS)
+
+
+def check_threads(threads: int | None) -> int:
+    """Return the thread count to use: ``threads`` if valid, else :data:`DEFAULT_THREADS`."""
+    limit = max_threads()
+    if threads is None:
+        return min(DEFAULT_THREADS, limit)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    if threads > limit:
+        raise ValueError(f"threads={threads} exceeds the {limit} cores available "
+                         "(more would oversubscribe them)")
+    return threads
+
+
+@contextmanager
+def configured_threads(threads: int | None):
+    """Run a block with numba and BLAS both limited to ``threads`` (default: DEFAULT_THREADS).
+
+    Chooses :data:`THREADING_LAYER` unless numba has already launched its threads
+    or NUMBA_THREADING_LAYER says otherwise. numba's parallel regions and BLAS calls
+    alternate, never nest inside one step, so both may use every core; the layer's
+    threads sleep while BLAS runs. Yields :func:`thread_settings`.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    count = check_threads(threads)
+    if _launched_layer() is None and "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = THREADING_LAYER
+    _load_blas()
+    previous = numba.get_num_threads()
+    numba.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=count, user_api="blas"):
+            yield thread_settings()
+    finally:
+        numba.set_num_threads(previous)

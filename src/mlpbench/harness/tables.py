@@ -1,0 +1,110 @@
+"""Plain-text tables of a result document: time per call and speed-up over a baseline.
+
+``speedup_rows`` gives the numbers (one row per point, one cell per
+implementation) so other printers can add columns, such as the % of peak;
+``speedup_table`` and ``cold_table`` format them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mlpbench.harness import schema
+
+POINT_COLUMNS = ("dtype", "phase", "n", "d", "d_h", "m")
+
+
+def _implementations(doc: dict) -> list[str]:
+    names = list(doc.get("sweep", {}).get("implementations") or [])
+    for p in doc["points"]:
+        if p["impl"] not in names:
+            names.append(p["impl"])
+    return names
+
+
+def speedup_rows(doc: dict, baseline: str = "numpy") -> list[dict[str, Any]]:
+    """One row per (dtype, phase, n, d, d_h, m) in file order.
+
+    Each row holds the point's coordinates and ``cells``: for each implementation
+    a dict with ``status``, ``median_s``, ``iqr_s``, ``gflops``, ``high_spread`` and
+    ``speedup`` (baseline median / its median; None when either is missing).
+    """
+    rows: dict[tuple, dict[str, Any]] = {}
+    for p in doc["points"]:
+        key = tuple(p[c] for c in POINT_COLUMNS) + (p.get("l1", 0.0), p.get("l2", 0.0))
+        row = rows.setdefault(key, {**{c: p[c] for c in POINT_COLUMNS}, "cells": {}})
+        row["cells"][p["impl"]] = {k: p.get(k) for k in (
+            "status", "median_s", "iqr_s", "gflops", "high_spread", "reason", "cold_s")}
+    for row in rows.values():
+        base = row["cells"].get(baseline, {})
+        base_s = base.get("median_s") if base.get("status") == "ok" else None
+        for cell in row["cells"].values():
+            own = cell["median_s"] if cell["status"] == "ok" else None
+            cell["speedup"] = base_s / own if base_s and own else None
+    return list(rows.values())
+
+
+def format_us(seconds: float | None) -> str:
+    """Seconds as microseconds with 3-4 significant digits."""
+    if seconds is None:
+        return "-"
+    us = seconds * 1e6
+    return f"{us:.3g}" if us < 100 else f"{us:,.0f}"
+
+
+def _render(header: Sequence[str], body: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(str(h).rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in body]
+    return "\n".join(lines)
+
+
+def speedup_table(doc: dict, baseline: str = "numpy") -> str:
+    """Median µs per call for each implementation and its speed-up over ``baseline``.
+
+    ``x2.5`` means 2.5 times faster than the baseline; ``*`` marks a high spread
+    (IQR over 10% of the median); ``skip``/``FAIL`` are points not timed.
+    """
+    schema.validate(doc)
+    names = _implementations(doc)
+    varying = [c for c in POINT_COLUMNS
+               if len({p[c] for p in doc["points"]}) > 1 or c in ("n", "d", "d_h")]
+    header = [*varying, *(f"{n} us" for n in names),
+              *(f"{n}/{baseline}" for n in names if n != baseline)]
+    body = []
+    for row in speedup_rows(doc, baseline):
+        cells = row["cells"]
+        times, ratios = [], []
+        for n in names:
+            c = cells.get(n)
+            if c is None:
+                times.append("")
+            elif c["status"] == "ok":
+                times.append(format_us(c["median_s"]) + ("*" if c["high_spread"] else ""))
+            else:
+                times.append("skip" if c["status"] == "skipped" else "FAIL")
+            if n != baseline:
+                s = c and c["speedup"]
+                ratios.append(f"x{s:.3g}" if s else "-")
+        body.append([*(row[c] for c in varying), *times, *ratios])
+    if not body:
+        return "(no points)"
+    return _render(header, body)
+
+
+def cold_table(doc: dict) -> str:
+    """The first (cold) call of each implementation per dtype and phase: compile time for numba."""
+    first: dict[tuple, dict] = {}
+    for p in doc["points"]:
+        key = (p["impl"], p["dtype"], p["phase"])
+        if p["cold_s"] is not None and key not in first:
+            first[key] = p
+    body = [[impl, dtype, phase, f"{p['n']}x{p['d']}x{p['d_h']}", f"{p['cold_s']:.3f}",
+             format_us(p["median_s"])]
+            for (impl, dtype, phase), p in first.items()]
+    if not body:
+        return "(no cold calls)"
+    return _render(["impl", "dtype", "phase", "first point n x d x d_h", "cold s", "warm us"],
+                   body)

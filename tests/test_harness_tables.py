@@ -1,0 +1,53 @@
+"""The speed-up table and the cold-call table, on a synthetic result document."""
+
+from mlpbench.harness import schema
+from mlpbench.harness.sweep import new_point
+from mlpbench.harness.tables import cold_table, speedup_rows, speedup_table
+
+
+def point(impl, n, status="ok", median=None, cold=None):
+    p = new_point(impl, "float64", "step", {"n": n, "d": 8, "d_h": 4, "m": 3}, 0.0, 0.0)
+    p["status"], p["cold_s"] = status, cold
+    if status == "ok":
+        for k in schema.TIMING_FIELDS:
+            p[k] = median
+        p["iqr_s"] = 0.0
+    if status == "skipped":
+        p["predicted_s"] = 99.0
+    return p
+
+
+def document(points):
+    return {"schema": schema.SCHEMA, "schema_version": schema.SCHEMA_VERSION, "created": "",
+            "updated": "", "complete": True, "machine": {}, "threads": {}, "peak": None,
+            "sweep": {"implementations": ["loops", "numpy", "numba"]}, "points": points}
+
+
+DOC = document([
+    point("loops", 1, median=1e-2, cold=1e-2), point("numpy", 1, median=1e-4, cold=1e-3),
+    point("numba", 1, median=5e-5, cold=4.0),
+    point("loops", 64, status="skipped"), point("numpy", 64, median=2e-3),
+    point("numba", 64, status="failed"),
+])
+
+
+def test_rows_hold_speedups_over_the_baseline():
+    rows = speedup_rows(DOC)
+    assert [r["n"] for r in rows] == [1, 64]
+    assert rows[0]["cells"]["numba"]["speedup"] == 2.0
+    assert rows[0]["cells"]["loops"]["speedup"] == 0.01
+    assert rows[1]["cells"]["numba"]["speedup"] is None
+
+
+def test_speedup_table_text():
+    lines = speedup_table(DOC).splitlines()
+    assert lines[0].split() == ["n", "d", "d_h", "loops", "us", "numpy", "us", "numba", "us",
+                                "loops/numpy", "numba/numpy"]
+    assert lines[2].split() == ["1", "8", "4", "10,000", "100", "50", "x0.01", "x2"]
+    assert lines[3].split() == ["64", "8", "4", "skip", "2,000", "FAIL", "-", "-"]
+
+
+def test_cold_table_lists_the_first_call_per_implementation():
+    text = cold_table(DOC)
+    assert "numba" in text and "4.000" in text
+    assert len(text.splitlines()) == 2 + 3

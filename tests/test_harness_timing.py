@@ -1,0 +1,49 @@
+"""Timing statistics and the garbage-collector switch (no assertion on durations)."""
+
+import gc
+
+import pytest
+
+from mlpbench.harness.timing import Policy, gc_disabled, measure, summarize, time_once
+
+
+def test_summarize_statistics():
+    s = summarize([4.0, 1.0, 3.0, 2.0, 5.0], loops=10)
+    assert (s.min_s, s.q1_s, s.median_s, s.q3_s, s.max_s) == (1.0, 2.0, 3.0, 4.0, 5.0)
+    assert s.iqr_s == 2.0 and s.mean_s == 3.0 and s.samples == 5 and s.loops == 10
+    assert s.high_spread  # IQR is 67% of the median
+    assert not summarize([1.0, 1.01, 1.02, 1.0, 1.01], loops=1).high_spread
+
+
+def test_measure_calibrates_loops_and_keeps_gc_off():
+    states = []
+
+    def fn():
+        states.append(gc.isenabled())
+
+    policy = Policy(min_sample_s=1e-3, target_s=0.01, min_samples=4, max_samples=8)
+    s = measure(fn, policy)
+    assert s.loops > 1  # one call is far below 1 ms, so calls were grouped
+    assert policy.min_samples <= s.samples <= policy.max_samples
+    assert s.min_s <= s.median_s <= s.max_s
+    assert not any(states)
+    assert gc.isenabled()
+
+
+def test_measure_stops_at_the_budget_after_min_samples():
+    calls = []
+    policy = Policy(min_sample_s=0.0, target_s=100.0, min_samples=3, max_samples=1000,
+                    budget_s=0.0)
+    s = measure(lambda: calls.append(1), policy)
+    assert s.samples == 3 and s.loops == 1
+    assert len(calls) == 1 + 3  # calibration (warm-up) + the samples
+
+
+def test_time_once_returns_the_result_and_restores_gc():
+    seconds, out = time_once(lambda: 42)
+    assert out == 42 and seconds >= 0
+    assert gc.isenabled()
+    with pytest.raises(KeyError), gc_disabled():
+        assert not gc.isenabled()
+        {}["missing"]
+    assert gc.isenabled()
