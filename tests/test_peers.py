@@ -118,6 +118,16 @@ def test_read_only_inputs_work_without_warnings(peer):
         np.testing.assert_array_equal(got, want)
 
 
+def test_results_are_writable_arrays_the_caller_owns(peer):
+    """Training scales gradients in place: results must be writable and not alias inputs."""
+    p, X, y = mlp.make_problem(*SHAPES[1], seed=4)
+    _, g = peer.loss_and_grad(p, X, y, 0.01, 0.0)
+    f = peer.forward(p, X)
+    for a in (*g, *f):
+        assert a.flags.writeable
+        assert not any(np.shares_memory(a, b) for b in (*p, X))
+
+
 def test_jax_compiles_once_per_shape():
     pytest.importorskip("jax")
     from mlpbench.mlp import impl_jax

@@ -4,8 +4,10 @@ NumPy arrays go straight into the compiled functions. JAX wraps an input without
 copying only when its data is 64-byte aligned; NumPy's allocator aligns to 16
 bytes, so in practice each input (W1 and X above all) is copied on every call.
 Results come back with ``jax.device_get``, which blocks until they are computed
-(JAX dispatches asynchronously) and hands read-only NumPy views of XLA's buffers.
-Both conversions are part of the timed raw path. 64-bit types are switched on
+(JAX dispatches asynchronously) and hands read-only NumPy views of XLA's buffers;
+they are copied into ordinary writable arrays, because every implementation hands
+the caller arrays it owns (a training loop scales gradients in place). All these
+conversions are part of the timed raw path. 64-bit types are switched on
 (``jax.enable_x64``) around each call only, so float64 stays float64 without
 changing JAX for anyone else.
 
@@ -66,10 +68,15 @@ _loss = jax.jit(_risk, static_argnames="penalized")
 _loss_and_grad = jax.jit(jax.value_and_grad(_risk), static_argnames="penalized")
 
 
+def _owned(arrays):
+    """Writable copies of XLA's read-only result buffers."""
+    return [np.array(a) for a in arrays]
+
+
 def forward(p: Params, X: np.ndarray) -> Forward:
-    """``Forward(ha, hs, oa, os)`` for the n rows of X (2.#1–3), as read-only arrays."""
+    """``Forward(ha, hs, oa, os)`` for the n rows of X (2.#1–3)."""
     with jax.enable_x64(True):
-        return Forward(*jax.device_get(_forward_all(p, X)))
+        return Forward(*_owned(jax.device_get(_forward_all(p, X))))
 
 
 def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0) -> float:
@@ -84,7 +91,7 @@ def loss_and_grad(
     """``(R, ∂R/∂Θ)`` by reverse-mode differentiation of R (2.#7–16, 1.#8–9)."""
     with jax.enable_x64(True):
         R, g = jax.device_get(_loss_and_grad(p, X, y, l1, l2, penalized=l1 != 0.0 or l2 != 0.0))
-    return float(R), Params(*g)
+    return float(R), Params(*_owned(g))
 
 
 def backward(
