@@ -29,10 +29,19 @@ def _name_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def implementation_names(names: list[str]) -> tuple[str, ...]:
+    """``--impl`` as given, with ``all`` standing for every registered implementation."""
+    if "all" not in names:
+        return tuple(names)
+    from mlpbench import mlp
+
+    return tuple(dict.fromkeys([*mlp.IMPLEMENTATIONS, *(n for n in names if n != "all")]))
+
+
 def register(subparsers) -> None:
     bench = subparsers.add_parser(
         "bench", help="time the implementations over a sweep of sizes",
-        description="Time loops/numpy/numba over a range of n, d or d_h (or a grid) and "
+        description="Time the implementations over a range of n, d or d_h (or a grid) and "
                     "write one JSON result file. Each implementation is checked against "
                     "numpy before it is timed; points predicted to exceed the budget are "
                     "skipped. Exit status 1 if an implementation failed that check.")
@@ -45,8 +54,9 @@ def register(subparsers) -> None:
                            help=f"fixed {axis} (default: base value); with --vary grid, "
                                 "a list of sizes")
     bench.add_argument("--m", type=int, default=10, help="number of classes (default: 10)")
-    bench.add_argument("--impl", type=_name_list, default=["loops", "numpy", "numba"],
-                       metavar="LIST", help="implementations (default: loops,numpy,numba)")
+    bench.add_argument("--impl", type=_name_list, default=["all"], metavar="LIST",
+                       help="implementations, or 'all': every registered one (loops, numpy, "
+                            "numba, numba-loops, and the PyTorch/JAX peers when installed)")
     bench.add_argument("--dtype", type=_name_list, default=["float64"], metavar="LIST",
                        help="float32, float64, or float32,float64 (default: float64)")
     bench.add_argument("--phase", type=_name_list, default=["step"], metavar="LIST",
@@ -120,7 +130,8 @@ def _config_from_args(args):
     else:
         sizes = _int_list(args.sizes, "--sizes")
     return SweepConfig(axis=args.vary, sizes=sizes, base=base,
-                       implementations=tuple(args.impl), dtypes=tuple(args.dtype),
+                       implementations=implementation_names(args.impl),
+                       dtypes=tuple(args.dtype),
                        phases=tuple(args.phase), l1=args.l1, l2=args.l2, budget_s=args.budget,
                        threads=_threads(args.threads), seed=args.seed, quick=args.quick)
 

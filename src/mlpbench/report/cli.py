@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from mlpbench.errors import UsageError
+from mlpbench.harness.cli import implementation_names
 
 
 def _int_list(text: str) -> list[int]:
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
     run = subparsers.add_parser(
         "run", help="measure ceilings, sweep n, d and d_h, write a full report (~5 min)",
         description="The main job: measure this machine's ceilings (quick peak), run quick "
-                    "sweeps of loops, numpy and numba over n, d and d_h (one result file each) "
+                    "sweeps of every implementation over n, d and d_h (one result file each) "
                     "and write figures, report.md and report.html into one folder.")
     run.add_argument("--out", type=Path, metavar="DIR",
                      help="report folder (default: reports/<date>-<host>)")
@@ -45,8 +46,9 @@ def register(subparsers) -> None:
                               f"{','.join(map(str, run_consts.QUICK_SIZES[axis]))})")
     run.add_argument("--base", type=_int_list, metavar="N,D,D_H,M",
                      help="base point the other axes stay at (default: 1024,784,256,10)")
-    run.add_argument("--impl", type=_name_list, default=["loops", "numpy", "numba"],
-                     metavar="LIST", help="implementations (default: loops,numpy,numba)")
+    run.add_argument("--impl", type=_name_list, default=["all"], metavar="LIST",
+                     help="implementations, or 'all': every registered one, PyTorch/JAX "
+                          "peers included when installed (default: all)")
     run.add_argument("--dtype", type=_name_list, default=["float64"], metavar="LIST",
                      help="dtypes (default: float64)")
     run.add_argument("--budget", type=float, metavar="SECONDS",
@@ -197,7 +199,8 @@ def run_run(args) -> int:
     if not (math.isfinite(budget) and budget > 0):
         raise UsageError(f"--budget must be a positive number of seconds, got {budget}")
     plan = run.RunPlan(out=args.out or run.default_out(), sizes=sizes,
-                       implementations=args.impl, dtypes=args.dtype, budget_s=budget,
+                       implementations=implementation_names(args.impl), dtypes=args.dtype,
+                       budget_s=budget,
                        threads=args.threads, peak=peak, numerics=not args.no_numerics,
                        progress=not args.no_progress, force=args.force)
     if base is not None:
