@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from mlpbench import __version__
@@ -49,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"mlpbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`mlpbench ... | head`): stop quietly, and point stdout
+        # at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"mlpbench {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -80,8 +80,9 @@ def register(subparsers) -> None:
                        help="copy the ceilings measured by `mlpbench peak` into the file")
     bench.add_argument("--speedup", action="store_true",
                        help="print the table of times and speed-ups over numpy at the end")
-    bench.add_argument("--table", type=Path, metavar="FILE",
-                       help="print the table of an existing result file and exit")
+    bench.add_argument("--table", type=Path, nargs="+", metavar="FILE",
+                       help="print the tables of existing result files (times, speed-ups "
+                            "over numpy, geometric means, %% of GEMM peak) and exit")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.set_defaults(func=run_bench)
 
@@ -153,13 +154,10 @@ def run_bench(args) -> int:
     from mlpbench.harness.peak import load_peak
     from mlpbench.harness.results import load_results
     from mlpbench.harness.sweep import run_sweep, validate_config
-    from mlpbench.harness.tables import cold_table, speedup_table
-
     if args.table is not None:
-        doc = load_results(args.table)
-        print(speedup_table(doc))
-        print()
-        print(cold_table(doc))
+        for i, path in enumerate(args.table):
+            print(f"{'' if i == 0 else chr(10)}== {path}")
+            _print_tables(load_results(path))
         return 0
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
@@ -185,10 +183,18 @@ def run_bench(args) -> int:
             print(f"  FAILED {p['impl']} {p['dtype']} {p['phase']} n={p['n']} d={p['d']} "
                   f"d_h={p['d_h']}: {p['reason']}")
     if args.speedup:
-        print(speedup_table(doc))
-        print()
-        print(cold_table(doc))
+        _print_tables(doc)
     return 1 if counts["failed"] else 0
+
+
+def _print_tables(doc) -> None:
+    from mlpbench.harness.tables import cold_table, speedup_table, summary_table
+
+    print(speedup_table(doc))
+    print()
+    print(summary_table(doc))
+    print()
+    print(cold_table(doc))
 
 
 def _warn_if_busy(threads: int | None) -> None:

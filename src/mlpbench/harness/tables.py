@@ -1,12 +1,13 @@
 """Plain-text tables of a result document: time per call and speed-up over a baseline.
 
 ``speedup_rows`` gives the numbers (one row per point, one cell per
-implementation) so other printers can add columns, such as the % of peak;
-``speedup_table`` and ``cold_table`` format them.
+implementation); ``speedup_table``, ``summary_table`` (geometric means, worst
+ratio, % of the GEMM peak) and ``cold_table`` format them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -108,3 +109,68 @@ def cold_table(doc: dict) -> str:
         return "(no cold calls)"
     return _render(["impl", "dtype", "phase", "first point n x d x d_h", "cold s", "warm us"],
                    body)
+
+
+def peak_gflops(doc: dict, dtype: str) -> float | None:
+    """The measured GEMM peak for ``dtype`` at the sweep's BLAS thread count, if recorded.
+
+    Falls back to the largest thread count measured that does not exceed it.
+    """
+    peak = doc.get("peak") or {}
+    by_threads = (peak.get("gemm_gflops") or {}).get(dtype) or {}
+    threads = (doc.get("threads") or {}).get("blas_threads") or 1
+    usable = [int(t) for t in by_threads if int(t) <= threads]
+    return float(by_threads[str(max(usable))]) if usable else None
+
+
+def summary_rows(doc: dict, baseline: str = "numpy") -> list[dict[str, Any]]:
+    """Per (implementation, dtype, phase): how it compares with ``baseline``.
+
+    ``geomean`` is the geometric mean of the speed-ups over the points where both
+    were timed, ``worst``/``best`` the extreme speed-ups, ``points`` their count;
+    ``peak_pct`` is the implementation's GFLOP/s at its largest timed point as a
+    percentage of the GEMM peak (None without a peak), with ``peak_at`` that point.
+    """
+    groups: dict[tuple, dict[str, Any]] = {}
+    for row in speedup_rows(doc, baseline):
+        for impl, cell in row["cells"].items():
+            g = groups.setdefault((impl, row["dtype"], row["phase"]), {
+                "impl": impl, "dtype": row["dtype"], "phase": row["phase"],
+                "speedups": [], "largest": None})
+            if cell["speedup"]:
+                g["speedups"].append(cell["speedup"])
+            if cell["status"] == "ok" and cell["gflops"]:
+                flops = schema.flops(row["phase"], row["n"], row["d"], row["d_h"], row["m"])
+                if g["largest"] is None or flops > g["largest"][0]:
+                    g["largest"] = (flops, cell["gflops"], row)
+    out = []
+    for g in groups.values():
+        sp = g.pop("speedups")
+        largest = g.pop("largest")
+        peak = peak_gflops(doc, g["dtype"])
+        g.update(points=len(sp),
+                 geomean=math.exp(sum(map(math.log, sp)) / len(sp)) if sp else None,
+                 worst=min(sp) if sp else None, best=max(sp) if sp else None,
+                 peak_pct=100 * largest[1] / peak if largest and peak else None,
+                 peak_at=(f"n={largest[2]['n']} d={largest[2]['d']} d_h={largest[2]['d_h']}"
+                          if largest else None))
+        out.append(g)
+    return out
+
+
+def summary_table(doc: dict, baseline: str = "numpy") -> str:
+    """Geometric-mean speed-up over ``baseline``, worst and best ratio, and % of GEMM peak."""
+    schema.validate(doc)
+    rows = summary_rows(doc, baseline)
+    if not rows:
+        return "(no points)"
+
+    def ratio(v):
+        return f"x{v:.3g}" if v else "-"
+
+    body = [[r["impl"], r["dtype"], r["phase"], r["points"], ratio(r["geomean"]),
+             ratio(r["worst"]), ratio(r["best"]),
+             f"{r['peak_pct']:.1f}%" if r["peak_pct"] is not None else "-",
+             r["peak_at"] or "-"] for r in rows]
+    return _render(["impl", "dtype", "phase", "points", f"geomean vs {baseline}", "worst", "best",
+                    "% GEMM peak", "at"], body)
