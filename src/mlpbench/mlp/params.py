@@ -82,11 +82,12 @@ class Workspace:
     after the first call. Memory grows to the largest request; ``clear()`` frees it.
     """
 
-    __slots__ = ("_buffers", "_views")
+    __slots__ = ("_buffers", "_last", "_views")
 
     def __init__(self) -> None:
         self._buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
         self._views: dict[tuple[str, np.dtype], np.ndarray] = {}
+        self._last: tuple | None = None
 
     def array(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         """A scratch array called ``name``: valid until the next ``array(name, ...)`` call."""
@@ -99,7 +100,17 @@ class Workspace:
         if buffer is None or buffer.size < size:
             buffer = self._buffers[key] = np.empty(max(size, 1), key[1])
         view = self._views[key] = buffer[:size].reshape(shape)
+        self._last = None  # a memoized tuple may hold the previous view of this name
         return view
+
+    def arrays(self, key, build) -> tuple[np.ndarray, ...]:
+        """``build(self)``, a tuple of scratch arrays, kept while ``key`` is the last key
+        asked for: a loop calling with one key gets the same arrays without a lookup."""
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        arrays = build(self)
+        self._last = (key, arrays)
+        return arrays
 
     @property
     def nbytes(self) -> int:
@@ -110,3 +121,4 @@ class Workspace:
         """Free every scratch array."""
         self._buffers.clear()
         self._views.clear()
+        self._last = None

@@ -3,17 +3,23 @@
 An implementation is any object (usually a module) with four raw functions that
 trust their inputs: ``forward(p, X)``, ``loss(p, X, y, l1, l2)``,
 ``loss_and_grad(p, X, y, l1, l2)`` and ``backward(p, X, y, f, l1, l2)``.
-``Implementation`` wraps them with the checks of ``validation``.
+``Implementation`` wraps them with the checks of ``validation``. The last two may also
+take a keyword ``out``, an ``mlp.Params`` of checked buffers to write the gradient into
+and return; for those that do not, ``Implementation`` copies their result into ``out``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Callable
+
+import numpy as np
 
 from mlpbench.mlp import peers as _peers
 from mlpbench.mlp.params import Forward, Params
-from mlpbench.mlp.validation import check_forward, check_inputs, check_penalties
+from mlpbench.mlp.validation import check_forward, check_inputs, check_out, check_penalties
 
 __all__ = [
     "CORE_IMPLEMENTATIONS", "IMPLEMENTATIONS", "RAW_FUNCTIONS", "Implementation", "get", "register",
@@ -26,6 +32,7 @@ _BUILTIN = {
     "loops": "mlpbench.mlp.impl_loops",
     "numpy": "mlpbench.mlp.impl_numpy",
     "numba": "mlpbench.mlp.impl_numba",
+    "numba-loops": "mlpbench.mlp.impl_numba_loops",
 }
 
 _loaders: dict[str, Callable[[], object]] = {
@@ -76,19 +83,60 @@ class Implementation:
         l1, l2 = check_penalties(l1, l2)
         return float(self.raw.loss(p, X, y, l1, l2))
 
-    def loss_and_grad(self, p, X, y, l1=0.0, l2=0.0) -> tuple[float, Params]:
-        """The risk R and its gradient ``Params(∂R/∂W1, ∂R/∂b1, ∂R/∂W2, ∂R/∂b2)`` (2.#7–16)."""
+    def loss_and_grad(self, p, X, y, l1=0.0, l2=0.0, out=None) -> tuple[float, Params]:
+        """The risk R and its gradient ``Params(∂R/∂W1, ∂R/∂b1, ∂R/∂W2, ∂R/∂b2)`` (2.#7–16).
+
+        out: None (fresh gradient arrays), or an ``mlp.Params`` of preallocated buffers,
+        e.g. ``mlp.empty_like(p)``: the gradient is written there and out is returned.
+        """
+        given = (p, X, y)
         p, X, y = check_inputs(p, X, y)
         l1, l2 = check_penalties(l1, l2)
-        loss, g = self.raw.loss_and_grad(p, X, y, l1, l2)
-        return float(loss), g
+        if out is None:
+            loss, g = self.raw.loss_and_grad(p, X, y, l1, l2)
+            return float(loss), g
+        # The gradient may overlap neither what the caller passed nor its checked copies.
+        out = check_out(out, p, (*given[0], *given[1:], *p, X, y))
+        fn = self.raw.loss_and_grad
+        if _takes_out(fn):
+            loss, _ = fn(p, X, y, l1, l2, out=out)
+        else:
+            loss, g = fn(p, X, y, l1, l2)
+            _copy_into(out, g)
+        return float(loss), out
 
-    def backward(self, p, X, y, f, l1=0.0, l2=0.0) -> Params:
-        """Gradient of R given the forward pass ``f = forward(p, X)`` (2.#7–16)."""
+    def backward(self, p, X, y, f, l1=0.0, l2=0.0, out=None) -> Params:
+        """Gradient of R given the forward pass ``f = forward(p, X)`` (2.#7–16).
+
+        out: as for ``loss_and_grad``; the gradient is written there and out is returned.
+        """
+        given = (p, X, y, f)
         p, X, y = check_inputs(p, X, y)
         l1, l2 = check_penalties(l1, l2)
         f = check_forward(f, p, X)
-        return self.raw.backward(p, X, y, f, l1, l2)
+        if out is None:
+            return self.raw.backward(p, X, y, f, l1, l2)
+        out = check_out(out, p, (*given[0], *given[1:3], *given[3], *p, X, y, *f))
+        fn = self.raw.backward
+        if _takes_out(fn):
+            fn(p, X, y, f, l1, l2, out=out)
+        else:
+            _copy_into(out, fn(p, X, y, f, l1, l2))
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def _takes_out(fn) -> bool:
+    """Whether a raw function accepts the keyword ``out``."""
+    try:
+        return "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _copy_into(out: Params, g) -> None:
+    for dst, src in zip(out, g, strict=True):
+        np.copyto(dst, src)
 
 
 def register(name: str, loader: Callable[[], object] | str, *, replace: bool = False) -> None:

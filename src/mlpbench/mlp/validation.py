@@ -15,7 +15,7 @@ import numpy as np
 
 from mlpbench.mlp.params import Forward, Params
 
-__all__ = ["check_forward", "check_inputs", "check_penalties"]
+__all__ = ["check_forward", "check_inputs", "check_out", "check_penalties"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _PARAM_NDIM = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}
@@ -183,3 +183,49 @@ def check_forward(f, p: Params, X: np.ndarray) -> Forward:
             raise TypeError(f"f.{name} must have the dtype of X ({X.dtype}), got {arr.dtype}")
         fields.append(np.ascontiguousarray(arr))
     return Forward(*fields)
+
+
+def check_out(out, p: Params, inputs=()) -> Params:
+    """Check gradient buffers ``out`` given to ``loss_and_grad`` or ``backward``.
+
+    out: ``Params`` of writeable C-contiguous arrays with the shapes and dtype of the
+    (checked) parameters p, e.g. ``mlp.empty_like(p)``; they may not overlap one another
+    nor any array of ``inputs`` (the arrays the call reads). Returns out as ``Params``.
+    """
+    if not isinstance(out, tuple) or len(out) != 4:
+        raise TypeError(
+            "out must be an mlp.Params(W1, b1, W2, b2) of preallocated arrays, "
+            f"e.g. mlp.empty_like(p), got {type(out).__name__}"
+        )
+    out = Params(*out)
+    for arr, name, ref in zip(out, Params._fields, p, strict=True):
+        arr = _as_array(arr, f"out.{name}")
+        if arr.shape != ref.shape:
+            raise ValueError(
+                f"out.{name} must have the shape of {name}, {ref.shape}, got {arr.shape}; "
+                "allocate the buffers with mlp.empty_like(p)"
+            )
+        if arr.dtype != ref.dtype:
+            raise TypeError(f"out.{name} must have the dtype of the parameters ({ref.dtype}), "
+                            f"got {arr.dtype}")
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"out.{name} must be C-contiguous (a strided view or Fortran "
+                             "order is not); allocate the buffers with mlp.empty_like(p)")
+        if not arr.flags.writeable:
+            raise ValueError(f"out.{name} must be writeable")
+    for i, (a, name) in enumerate(zip(out, Params._fields, strict=True)):
+        for b, other in zip(out[i + 1:], Params._fields[i + 1:], strict=True):
+            if np.may_share_memory(a, b):
+                raise ValueError(f"out.{name} and out.{other} overlap; each needs its own memory")
+    seen = set()
+    for arr in inputs:
+        if not isinstance(arr, np.ndarray) or id(arr) in seen:
+            continue
+        seen.add(id(arr))
+        for a, name in zip(out, Params._fields, strict=True):
+            if np.may_share_memory(a, arr):
+                raise ValueError(
+                    f"out.{name} shares memory with an input (the parameters, X, y or the "
+                    "forward pass); the gradient needs buffers of its own, e.g. mlp.empty_like(p)"
+                )
+    return out
