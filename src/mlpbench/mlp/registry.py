@@ -23,6 +23,7 @@ from mlpbench.mlp.validation import check_forward, check_inputs, check_out, chec
 
 __all__ = [
     "CORE_IMPLEMENTATIONS", "IMPLEMENTATIONS", "RAW_FUNCTIONS", "Implementation", "get", "register",
+    "takes_out",
 ]
 
 #: Functions every raw implementation defines.
@@ -98,7 +99,7 @@ class Implementation:
         # The gradient may overlap neither what the caller passed nor its checked copies.
         out = check_out(out, p, (*given[0], *given[1:], *p, X, y))
         fn = self.raw.loss_and_grad
-        if _takes_out(fn):
+        if takes_out(fn):
             loss, _ = fn(p, X, y, l1, l2, out=out)
         else:
             loss, g = fn(p, X, y, l1, l2)
@@ -118,7 +119,7 @@ class Implementation:
             return self.raw.backward(p, X, y, f, l1, l2)
         out = check_out(out, p, (*given[0], *given[1:3], *given[3], *p, X, y, *f))
         fn = self.raw.backward
-        if _takes_out(fn):
+        if takes_out(fn):
             fn(p, X, y, f, l1, l2, out=out)
         else:
             _copy_into(out, fn(p, X, y, f, l1, l2))
@@ -126,7 +127,7 @@ class Implementation:
 
 
 @functools.lru_cache(maxsize=64)
-def _takes_out(fn) -> bool:
+def takes_out(fn) -> bool:
     """Whether a raw function accepts the keyword ``out``."""
     try:
         return "out" in inspect.signature(fn).parameters

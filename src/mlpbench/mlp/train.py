@@ -18,6 +18,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mlpbench.mlp.params import empty_like
+from mlpbench.mlp.registry import takes_out
+
 #: Columns of a history row, in the order of the CSV file.
 HISTORY_FIELDS = (
     "epoch",        # 0 is the initial parameters, before any step
@@ -332,17 +335,20 @@ def _run_epoch(raw, p, X, y, batch: int, lr: float, l1: float, l2: float, rng,
     if batch < n:
         order = rng.permutation(n)
         X, y = X[order], y[order]  # one gather per epoch; the batches are contiguous slices
+    # Gradient buffers reused by every step where the implementation can write into them.
+    kwargs = {"out": empty_like(p)} if takes_out(raw.loss_and_grad) else {}
     risk_sum = 0.0
     steps = 0
     start = time.perf_counter()
     for lo in range(0, n, batch):
-        risk, g = raw.loss_and_grad(p, X[lo:lo + batch], y[lo:lo + batch], l1=l1, l2=l2)
+        risk, g = raw.loss_and_grad(p, X[lo:lo + batch], y[lo:lo + batch], l1=l1, l2=l2,
+                                    **kwargs)
         steps += 1
         if not math.isfinite(risk):
             raise _NonFinite(steps, risk)
         risk_sum += risk
-        # 2.#6: θ ← θ − lr·g. g is this step's own output, so it is scaled in place;
-        # both updates allocate nothing.
+        # 2.#6: θ ← θ − lr·g. g is this step's own output (or the reused buffers), so it
+        # is scaled in place; both updates allocate nothing.
         for theta, grad in zip(p, g, strict=True):
             grad *= lr
             theta -= grad
