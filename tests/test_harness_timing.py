@@ -47,3 +47,30 @@ def test_time_once_returns_the_result_and_restores_gc():
         assert not gc.isenabled()
         {}["missing"]
     assert gc.isenabled()
+
+
+def test_jit_counters_see_mlpbench_numba_functions():
+    from mlpbench import mlp
+    from mlpbench.harness.coldstart import jit_counters
+
+    p, X, y = mlp.make_problem(3, 4, 5, 2, seed=0)
+    mlp.get("numba").loss(p, X, y)
+    compiled, loaded = jit_counters()
+    assert compiled >= 0 and loaded >= 0 and compiled + loaded >= 1
+
+
+def test_cold_start_runs_new_processes_and_reports_each_cost():
+    from mlpbench.harness.coldstart import measure_cold_start
+
+    rec = measure_cold_start("numpy", "float64", {"n": 4, "d": 3, "d_h": 5, "m": 2})
+    assert rec["impl"] == "numpy" and (rec["n"], rec["m"]) == (4, 2)
+    for key in ("compile_s", "cached_first_s", "warm_s", "import_s"):
+        assert rec[key] >= 0
+    assert rec["cached_first_s"] > 0 and rec["import_s"] > 0
+
+
+def test_cold_start_failure_names_the_implementation():
+    from mlpbench.harness.coldstart import measure_cold_start
+
+    with pytest.raises(RuntimeError, match="no-such-impl"):
+        measure_cold_start("no-such-impl", "float64", {"n": 1, "d": 1, "d_h": 1, "m": 2})

@@ -292,3 +292,24 @@ def test_bad_numerics_file_and_out_is_a_file(tmp_path, capsys):
     f = _write(tmp_path, "afile", "x")
     assert main(["report", str(RESULTS[2]), "--out", str(f), "--no-numerics"]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_compile_time_prefers_the_cold_start_measurement(docs):
+    docs = copy.deepcopy(docs)
+    from_sweep = analysis.compile_cost(docs, "float64")
+    docs[0]["coldstart"] = [{"impl": "numba", "dtype": "float64", "n": 1, "d": 196,
+                             "d_h": 128, "m": 10, "compile_s": 7.5, "cached_first_s": 0.42,
+                             "warm_s": 1e-4, "import_s": 0.1}]
+    assert from_sweep != 7.5
+    assert analysis.compile_cost(docs, "float64") == 7.5
+    line = next(t for t in analysis.summary(docs) if t.startswith("compile, float64"))
+    assert "7.5 s" in line and "420 ms" in line
+
+
+def test_a_first_call_that_only_loaded_the_cache_is_not_a_compile_time(docs):
+    docs = copy.deepcopy(docs)
+    for doc in docs:
+        for p in doc["points"]:
+            if p["impl"] == "numba":
+                p["jit_compiled"], p["jit_cached"] = 0, 3
+    assert analysis.compile_cost(docs, "float64") is None

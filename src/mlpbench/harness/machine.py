@@ -117,7 +117,8 @@ def _launched_layer() -> str | None:
 
 
 def thread_settings() -> dict:
-    """The numba thread count, threading layer and BLAS thread count now in effect.
+    """The numba thread count, threading layer and BLAS thread count now in effect,
+    and the thread settings of the PyTorch/JAX peers (``peers``).
 
     ``threading_layer`` is the layer numba launched, or the one it will launch
     (``numba.config.THREADING_LAYER``) if no parallel code has run yet.
@@ -126,12 +127,15 @@ def thread_settings() -> dict:
 
     libs = [lib for lib in blas_info() if lib.get("user_api") == "blas"]
     counts = sorted({lib["num_threads"] for lib in libs})
+    from mlpbench.mlp.peers import peer_thread_settings
+
     return {
         "numba_threads": numba.get_num_threads(),
         "threading_layer": _launched_layer() or numba.config.THREADING_LAYER,
         "blas_threads": counts[-1] if counts else None,
         "blas": [{"prefix": lib.get("prefix"), "internal_api": lib.get("internal_api"),
                   "num_threads": lib.get("num_threads")} for lib in libs],
+        "peers": peer_thread_settings(),
     }
 
 
@@ -173,8 +177,28 @@ def configured_threads(threads: int | None):
     _load_blas()
     previous = numba.get_num_threads()
     numba.set_num_threads(count)
+    peer_problem = _configure_peers(count)
     try:
         with threadpool_limits(limits=count, user_api="blas"):
-            yield thread_settings()
+            settings = thread_settings()
+            if peer_problem:
+                settings["peers_warning"] = peer_problem
+            yield settings
     finally:
         numba.set_num_threads(previous)
+
+
+def _configure_peers(count: int) -> str | None:
+    """Give the optional peers (PyTorch, JAX) the same thread count as numba and BLAS.
+
+    Returns why that was not possible, or None. JAX reads its thread setting once,
+    when its backend starts; if it started earlier in this process with another
+    count, its timings use that count and the result file says so.
+    """
+    from mlpbench.mlp import peers
+
+    try:
+        peers.configure_threads(count)
+    except RuntimeError as exc:
+        return str(exc)
+    return None

@@ -48,7 +48,13 @@ A ``Point`` is one (implementation, dtype, phase, n, d, d_h, m)::
      "max_rel_err": the correctness gate's error against numpy (null if not gated),
      "high_spread": iqr_s / median_s > 0.10,
      "warnings": [str, ...],
-     "loadavg": 1-minute load average after timing (optional; set on ok points)}
+     "loadavg": 1-minute load average after timing (optional; set on ok points),
+     "jit_compiled", "jit_cached": optional; numba signatures the cold call compiled, or
+         loaded from numba's on-disk cache (both 0 for code without numba)}
+
+Optional top-level ``"coldstart"``: a list of records from
+``harness.coldstart.measure_cold_start``: compile time, first call with a warm
+cache and warm call of an implementation's step, each from new processes.
 
 Times are per call of the phase: ``forward`` is ``impl.forward``, ``backward``
 the gradient given the forward pass, ``step`` is ``impl.loss_and_grad``; the

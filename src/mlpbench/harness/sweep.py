@@ -29,6 +29,7 @@ import numpy as np
 from mlpbench import __version__
 from mlpbench.errors import UsageError
 from mlpbench.harness import budget, schema
+from mlpbench.harness.coldstart import jit_counters
 from mlpbench.harness.machine import cpu_count
 from mlpbench.harness.results import check_writable, load_results, now_iso, write_json_atomic
 from mlpbench.harness.timing import Policy, measure, time_once
@@ -349,6 +350,7 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
     from tqdm import tqdm
 
     from mlpbench.harness.machine import configured_threads
+    from mlpbench.mlp.peers import peer_thread_settings
 
     validate_config(cfg, impls)
     peak = _check_peak(peak)
@@ -366,6 +368,8 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
 
     def save() -> None:
         doc["updated"] = now_iso()
+        if doc["threads"]:  # a peer's settings are known once it has loaded
+            doc["threads"]["peers"] = peer_thread_settings()
         write_json_atomic(path, doc)
 
     with configured_threads(cfg.threads) as threads, \
@@ -430,7 +434,12 @@ def _run_point(point: dict, impl: Any, problem: tuple, reference: Any, cfg: Swee
     name, dtype = point["impl"], point["dtype"]
     try:
         call = phase_call(impl, point["phase"], problem, cfg.l1, cfg.l2)
+        before = jit_counters()
         point["cold_s"], out = time_once(call)
+        after = jit_counters()
+        # What the first call did besides computing: compile, or load numba's disk cache.
+        point["jit_compiled"] = after[0] - before[0]
+        point["jit_cached"] = after[1] - before[1]
     except Exception as exc:
         point["reason"] = f"raised {_error_text(exc)}"
         return exc

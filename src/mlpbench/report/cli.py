@@ -61,6 +61,9 @@ def register(subparsers) -> None:
     run.add_argument("--tiny", action="store_true",
                      help="a smoke test: tiny base point and sizes, short timings, no peak")
     run.add_argument("--no-peak", action="store_true", help="do not measure the ceilings")
+    run.add_argument("--no-coldstart", action="store_true",
+                     help="do not measure numba's compile and cached first-call times in new "
+                          "processes (about 20-60 s per implementation and dtype)")
     run.add_argument("--no-numerics", action="store_true",
                      help="leave out the accuracy figure (needs mpmath)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -202,6 +205,7 @@ def run_run(args) -> int:
                        implementations=implementation_names(args.impl), dtypes=args.dtype,
                        budget_s=budget,
                        threads=args.threads, peak=peak, numerics=not args.no_numerics,
+                       coldstart=not (args.no_coldstart or args.tiny),
                        progress=not args.no_progress, force=args.force)
     if base is not None:
         plan.base = base

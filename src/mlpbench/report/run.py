@@ -33,6 +33,9 @@ DEFAULT_THREADS = 1
 TINY_BASE = {"n": 16, "d": 12, "d_h": 8, "m": 3}
 TINY_SIZES = {"n": [1, 4, 16], "d": [4, 12, 24], "d_h": [4, 8, 16]}
 TINY_BUDGET_S = 0.05
+#: Implementations whose first call compiles (numba): their compile and cached
+#: first-call times are measured in new processes.
+JIT_IMPLEMENTATIONS = ("numba", "numba-loops")
 
 
 def default_out(now: datetime.datetime | None = None, host: str | None = None) -> Path:
@@ -53,6 +56,7 @@ class RunPlan:
     threads: int | None = DEFAULT_THREADS
     peak: bool = True
     numerics: bool = True
+    coldstart: bool = True
     progress: bool = True
     force: bool = False
 
@@ -63,12 +67,14 @@ def _stage(i: int, total: int, text: str, echo: Callable[[str], None]) -> None:
 
 def run(plan: RunPlan, echo: Callable[[str], None] = print):
     """Run every stage of :class:`RunPlan`; return the :class:`build.Report`."""
+    from mlpbench.harness.coldstart import measure_all
     from mlpbench.harness.peak import format_peak, measure_peak
+    from mlpbench.harness.results import write_json_atomic
     from mlpbench.harness.sweep import SweepConfig, run_sweep
     from mlpbench.report import build, inputs
 
     out = prepare_out_dir(plan.out, plan.force)
-    total = 2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics)
+    total = 2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics) + bool(plan.coldstart)
     stage, started = 1, time.perf_counter()
     peak = None
     if plan.peak:
@@ -95,6 +101,15 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
         run_sweep(cfg, out / name, progress=plan.progress, peak=peak, force=plan.force)
         paths.append(out / name)
         stage += 1
+    jitted = [name for name in plan.implementations if name in JIT_IMPLEMENTATIONS]
+    if plan.coldstart and jitted:
+        _stage(stage, total, f"measuring compile and cached first-call times of "
+               f"{', '.join(jitted)} in new processes", echo)
+        phases_path = out / "results_phases.json"
+        doc = inputs.load_all([phases_path])[0]
+        doc["coldstart"] = measure_all(jitted, plan.dtypes, plan.base)
+        write_json_atomic(phases_path, doc)
+    stage += plan.coldstart
     docs = inputs.load_all(paths)
     numerics, why = None, "skipped (--no-numerics)"
     if plan.numerics:
