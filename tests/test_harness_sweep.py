@@ -182,8 +182,9 @@ def test_interrupted_sweep_leaves_a_valid_file_and_resumes(tmp_path):
                   impls={"counted": fake(loss_and_grad=interrupt_at_n3)})
     doc = schema.validate(json.loads(out.read_text()))
     assert doc["complete"] is False
-    assert [(p["impl"], p["n"]) for p in doc["points"]] == [("numpy", 1), ("counted", 1),
-                                                            ("numpy", 3)]
+    # The implementations of one size are timed in turns and written together, so the
+    # interrupted size (n=3) is left out whole; every finished size is kept.
+    assert [(p["impl"], p["n"]) for p in doc["points"]] == [("numpy", 1), ("counted", 1)]
     calls = []
     doc = run_sweep(cfg, out, resume=True, progress=False,
                     impls={"counted": counting(calls, "counted")})

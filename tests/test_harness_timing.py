@@ -1,6 +1,7 @@
 """Timing statistics and the garbage-collector switch (no assertion on durations)."""
 
 import gc
+import time
 
 import pytest
 
@@ -74,3 +75,27 @@ def test_cold_start_failure_names_the_implementation():
 
     with pytest.raises(RuntimeError, match="no-such-impl"):
         measure_cold_start("no-such-impl", "float64", {"n": 1, "d": 1, "d_h": 1, "m": 2})
+
+
+def test_interleaved_samples_alternate_between_callables():
+    from mlpbench.harness.timing import measure_interleaved
+
+    order = []
+    fns = [lambda: order.append("a"), lambda: order.append("b")]
+    policy = Policy(min_sample_s=0.0, target_s=0.0, min_samples=4, max_samples=4)
+    results = measure_interleaved(fns, policy)
+    assert [stats.samples for stats, _ in results] == [4, 4]
+    # calibration runs each once, then the samples alternate a, b, a, b, ...
+    assert order[2:] == ["a", "b"] * 4
+
+
+def test_interleaved_budget_stops_a_slow_callable_after_min_samples():
+    from mlpbench.harness.timing import measure_interleaved
+
+    fast = lambda: None  # noqa: E731
+    slow = lambda: time.sleep(0.004)  # noqa: E731
+    policy = Policy(min_sample_s=0.0, target_s=1.0, min_samples=3, max_samples=50)
+    (fast_stats, _), (slow_stats, spent) = measure_interleaved([fast, slow], policy,
+                                                               budgets=[10.0, 0.001])
+    assert slow_stats.samples == 3 and spent > 0.001
+    assert fast_stats.samples == 50

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from mlpbench.harness import budget, schema
 from mlpbench.harness.coldstart import jit_counters
 from mlpbench.harness.machine import cpu_count
 from mlpbench.harness.results import check_writable, load_results, now_iso, write_json_atomic
-from mlpbench.harness.timing import Policy, measure, time_once
+from mlpbench.harness.timing import Policy, measure_interleaved, time_once
 
 REFERENCE = "numpy"
 GRID = "grid"
@@ -379,6 +378,7 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
         save()
         for dtype, phase, pt in tasks:
             problem = reference = None
+            ready: list[tuple[dict, Any]] = []  # gated points, timed together in turns
             for name in order:
                 bar.set_description(f"{dtype} {phase} n={pt['n']} d={pt['d']} "
                                     f"d_h={pt['d_h']} {name}")
@@ -398,13 +398,25 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
                         problem = make_problem(**pt, dtype=dtype, seed=cfg.seed)
                     if reference is None and name != REFERENCE:
                         reference = _reference(resolved[REFERENCE], phase, problem, cfg)
-                    out = _run_point(point, resolved[name], problem, reference, cfg, policy)
+                    out, call = _prepare_point(point, resolved[name], problem, reference, cfg)
                     if name == REFERENCE:
                         reference = out
+                    if call is not None:  # timed below, with the others of this size
+                        ready.append((point, call))
+                        continue
                 doc["points"].append(point)
                 done.add(schema.point_key(point))
                 save()
                 bar.update()
+            if ready:
+                bar.set_description(f"{dtype} {phase} n={pt['n']} d={pt['d']} d_h={pt['d_h']} "
+                                    f"timing {len(ready)} in turns")
+                _time_together(ready, policy)
+                for point, _ in ready:
+                    doc["points"].append(point)
+                    done.add(schema.point_key(point))
+                    bar.update()
+                save()
         doc["complete"] = True
         save()
     return doc
@@ -425,11 +437,13 @@ def _reference(ref_impl: Any, phase: str, problem: tuple, cfg: SweepConfig) -> A
         return exc
 
 
-def _run_point(point: dict, impl: Any, problem: tuple, reference: Any, cfg: SweepConfig,
-               policy: Policy) -> Any:
-    """Fill ``point``: cold call, correctness gate, then warm timings.
+def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
+                   cfg: SweepConfig) -> tuple[Any, Any]:
+    """The cold call and the correctness gate of ``point``.
 
-    Returns the cold call's output, or the exception it raised.
+    Returns the cold call's output (or the exception it raised) and the call to time,
+    or None when the point is not to be timed (it raised, or failed the gate; the
+    reason is in the point).
     """
     name, dtype = point["impl"], point["dtype"]
     try:
@@ -442,42 +456,56 @@ def _run_point(point: dict, impl: Any, problem: tuple, reference: Any, cfg: Swee
         point["jit_cached"] = after[1] - before[1]
     except Exception as exc:
         point["reason"] = f"raised {_error_text(exc)}"
-        return exc
+        return exc, None
     if name != REFERENCE:
         if isinstance(reference, Exception):
             point["reason"] = f"no reference: {REFERENCE} raised {_error_text(reference)}"
-            return out
+            return out, None
         try:
             err = max_rel_err(out, reference)
         except ValueError as exc:
             point["reason"] = f"output does not match {REFERENCE}: {exc}"
-            return out
+            return out, None
         point["max_rel_err"] = err
         rtol = gate_rtol(dtype, point["n"], point["d"], point["d_h"], point["m"])
         if not err <= rtol:
             point["reason"] = (f"disagrees with {REFERENCE}: max relative error {err:.3g} "
                                f"> {rtol:.3g}; not timed")
-            return out
-    left = policy.budget_s - (point["cold_s"] or 0.0)
-    started = time.perf_counter()
+            return out, None
+    return out, call
+
+
+def _time_together(ready: list[tuple[dict, Any]], policy: Policy) -> None:
+    """Time the gated points of one size in turns and fill in their statistics.
+
+    Each implementation's budget is the point budget less its cold call.
+    """
+    budgets = [max(policy.budget_s - (point["cold_s"] or 0.0), 0.0) for point, _ in ready]
     try:
-        stats = measure(call, Policy(min_sample_s=policy.min_sample_s, target_s=policy.target_s,
-                                     min_samples=policy.min_samples,
-                                     max_samples=policy.max_samples, budget_s=max(left, 0.0)))
-    except Exception as exc:
-        point["reason"] = f"raised while timing: {_error_text(exc)}"
-        return out
-    point.update(stats.as_dict(), status="ok")
-    point["loadavg"] = _loadavg()
+        results = measure_interleaved([call for _, call in ready], policy, budgets)
+    except Exception:
+        # One of them raised while timing: time them one by one to say which.
+        results = []
+        for (point, call), left in zip(ready, budgets, strict=True):
+            try:
+                results.append(measure_interleaved([call], policy, [left])[0])
+            except Exception as exc:
+                point["reason"] = f"raised while timing: {_error_text(exc)}"
+                results.append(None)
+    load = _loadavg()
     cores = cpu_count()
-    if point["loadavg"] is not None and point["loadavg"] > cores:
-        point["warnings"].append(f"busy machine: load average {point['loadavg']:.1f} on "
-                                 f"{cores} cores while timing")
-    point["gflops"] = point["flops"] / stats.median_s / 1e9 if stats.median_s > 0 else None
-    if stats.high_spread:
-        point["warnings"].append(f"high spread: IQR is {stats.iqr_s / stats.median_s:.0%} "
-                                 "of the median (shared or busy machine?)")
-    if time.perf_counter() - started > policy.budget_s:
-        point["warnings"].append("over budget: the minimum number of samples took longer "
-                                 "than the budget")
-    return out
+    for (point, _), result, left in zip(ready, results, budgets, strict=True):
+        if result is None:
+            continue
+        stats, spent = result
+        point.update(stats.as_dict(), status="ok", loadavg=load)
+        if load is not None and load > cores:
+            point["warnings"].append(f"busy machine: load average {load:.1f} on "
+                                     f"{cores} cores while timing")
+        point["gflops"] = point["flops"] / stats.median_s / 1e9 if stats.median_s > 0 else None
+        if stats.high_spread:
+            point["warnings"].append(f"high spread: IQR is {stats.iqr_s / stats.median_s:.0%} "
+                                     "of the median (shared or busy machine?)")
+        if spent > left and stats.samples <= policy.min_samples:
+            point["warnings"].append("over budget: the minimum number of samples took longer "
+                                     "than the budget")

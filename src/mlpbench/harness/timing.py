@@ -1,9 +1,12 @@
-"""Timing of one callable: cold call, calibrated loops, samples, robust statistics.
+"""Timing of callables: cold call, calibrated loops, samples, robust statistics.
 
 The first call (numba compiles there) is timed on its own and never mixed into
 the figures. Then calls are grouped in loops long enough for the timer (at least
 ``min_sample_s`` each) and repeated until enough samples are in; statistics are
-per call. The garbage collector is off while timing.
+per call. The garbage collector is off while timing. ``measure_interleaved``
+takes the samples of several callables in turns (A B C A B C ...), so that a
+machine whose speed drifts (a shared host, turbo, a neighbour's job) slows them
+alike and their ratio stays honest.
 """
 
 from __future__ import annotations
@@ -93,6 +96,59 @@ def summarize(per_call: list[float], loops: int) -> Stats:
                  loops=loops, high_spread=bool(median > 0 and iqr / median > HIGH_SPREAD))
 
 
+def _calibrate(fn: Callable[[], Any], min_sample_s: float) -> tuple[int, float, float]:
+    """Grow the loop count until one loop lasts ``min_sample_s``; doubles as warm-up.
+
+    Returns (loops, seconds of the last loop, seconds spent in all).
+    """
+    loops, elapsed = 1, _run(fn, 1)
+    spent = elapsed
+    while elapsed < min_sample_s:
+        grow = min_sample_s / max(elapsed, 1e-9) * 1.25
+        loops = int(min(max(2 * loops, math.ceil(loops * grow)), 10**7))
+        elapsed = _run(fn, loops)
+        spent += elapsed
+    return loops, elapsed, spent
+
+
+def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
+                        budgets: list[float] | None = None) -> list[tuple[Stats, float]]:
+    """Time several callables with their samples taken in turns; one ``(Stats, seconds
+    spent)`` per callable.
+
+    Each is calibrated on its own first (its loop count, as in :func:`measure`); then
+    every round takes one sample of each callable that still wants one. A callable
+    stops at ``max(min_samples, target_s / sample length)`` samples (at most
+    ``max_samples``), or once past ``min_samples`` when its budget (``budgets[i]``,
+    default ``policy.budget_s``) is spent.
+    """
+    budgets = list(budgets) if budgets is not None else [policy.budget_s] * len(fns)
+    with gc_disabled():
+        calibrated = [_calibrate(fn, policy.min_sample_s) for fn in fns]
+        loops = [c[0] for c in calibrated]
+        last = [c[1] for c in calibrated]
+        spent = [c[2] for c in calibrated]
+        wanted = [max(policy.min_samples,
+                      min(policy.max_samples, math.ceil(policy.target_s / max(e, 1e-9))))
+                  for e in last]
+        samples: list[list[float]] = [[] for _ in fns]
+
+        def open_(i: int) -> bool:
+            got = len(samples[i])
+            if got >= wanted[i]:
+                return False
+            return got < policy.min_samples or spent[i] + last[i] <= budgets[i]
+
+        active = [i for i in range(len(fns)) if open_(i)]
+        while active:
+            for i in active:
+                last[i] = _run(fns[i], loops[i])
+                spent[i] += last[i]
+                samples[i].append(last[i] / loops[i])
+            active = [i for i in active if open_(i)]
+    return [(summarize(samples[i], loops[i]), spent[i]) for i in range(len(fns))]
+
+
 def measure(fn: Callable[[], Any], policy: Policy = Policy()) -> Stats:
     """Time warm calls of ``fn`` (call it once before: that is the cold call).
 
@@ -102,13 +158,7 @@ def measure(fn: Callable[[], Any], policy: Policy = Policy()) -> Stats:
     budget runs out.
     """
     with gc_disabled():
-        loops, elapsed = 1, _run(fn, 1)
-        spent = elapsed
-        while elapsed < policy.min_sample_s:
-            grow = policy.min_sample_s / max(elapsed, 1e-9) * 1.25
-            loops = int(min(max(2 * loops, math.ceil(loops * grow)), 10**7))
-            elapsed = _run(fn, loops)
-            spent += elapsed
+        loops, elapsed, spent = _calibrate(fn, policy.min_sample_s)
         samples: list[float] = []  # calibration was the warm-up; its times are not kept
         wanted = max(policy.min_samples, min(policy.max_samples,
                                              math.ceil(policy.target_s / max(elapsed, 1e-9))))
