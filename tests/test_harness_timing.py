@@ -85,8 +85,9 @@ def test_interleaved_samples_alternate_between_callables():
     policy = Policy(min_sample_s=0.0, target_s=0.0, min_samples=4, max_samples=4)
     results = measure_interleaved(fns, policy)
     assert [stats.samples for stats, _ in results] == [4, 4]
-    # calibration runs each once, then the samples alternate a, b, a, b, ...
-    assert order[2:] == ["a", "b"] * 4
+    # calibration runs each once, then the turns alternate: a warm-up loop and a sample
+    # of a, then of b, ...
+    assert order[2:] == ["a", "a", "b", "b"] * 4
 
 
 def test_interleaved_budget_stops_a_slow_callable_after_min_samples():

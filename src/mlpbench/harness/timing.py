@@ -117,7 +117,8 @@ def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
     spent)`` per callable.
 
     Each is calibrated on its own first (its loop count, as in :func:`measure`); then
-    every round takes one sample of each callable that still wants one. A callable
+    every round takes one sample of each callable that still wants one, after one
+    loop that is not kept (it re-warms the caches the other callables used). A callable
     stops at ``max(min_samples, target_s / sample length)`` samples (at most
     ``max_samples``), or once past ``min_samples`` when its budget (``budgets[i]``,
     default ``policy.budget_s``) is spent.
@@ -140,8 +141,13 @@ def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
             return got < policy.min_samples or spent[i] + last[i] <= budgets[i]
 
         active = [i for i in range(len(fns)) if open_(i)]
+        switching = len(fns) > 1
         while active:
             for i in active:
+                if switching:
+                    # The previous turn ran other code over other data: one loop, not
+                    # kept, brings this callable's code and data back into the caches.
+                    spent[i] += _run(fns[i], loops[i])
                 last[i] = _run(fns[i], loops[i])
                 spent[i] += last[i]
                 samples[i].append(last[i] / loops[i])
