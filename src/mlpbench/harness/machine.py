@@ -178,14 +178,37 @@ def configured_threads(threads: int | None):
     previous = numba.get_num_threads()
     numba.set_num_threads(count)
     peer_problem = _configure_peers(count)
+    pinned = _pin(count)
     try:
         with threadpool_limits(limits=count, user_api="blas"):
             settings = thread_settings()
+            settings["cpu_affinity"] = sorted(pinned[1]) if pinned else None
             if peer_problem:
                 settings["peers_warning"] = peer_problem
             yield settings
     finally:
         numba.set_num_threads(previous)
+        if pinned:
+            os.sched_setaffinity(0, pinned[0])
+
+
+def _pin(count: int) -> tuple[set[int], set[int]] | None:
+    """Restrict this thread, and the threads it starts, to ``count`` of its CPUs.
+
+    Thread-count settings are requests that some libraries take loosely (JAX's CPU
+    backend runs work on more threads than its single-thread flag suggests); the CPU
+    affinity makes "``count`` threads" mean at most ``count`` cores for everything
+    started from here. Returns (previous CPUs, pinned CPUs), or None where the OS
+    has no affinity call or no restriction is needed.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    before = os.sched_getaffinity(0)
+    if count >= len(before):
+        return None
+    chosen = set(sorted(before)[:count])
+    os.sched_setaffinity(0, chosen)
+    return before, chosen
 
 
 def _configure_peers(count: int) -> str | None:
