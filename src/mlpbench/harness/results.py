@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlpbench.atomic import write_text
 from mlpbench.errors import UsageError
 from mlpbench.harness import schema
 
@@ -36,22 +37,9 @@ def _finite_or_none(obj: Any) -> Any:
 
 
 def write_json_atomic(path: str | os.PathLike, doc: Any) -> None:
-    """Write ``doc`` as JSON to ``path`` atomically (same-folder temp file + os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_finite_or_none(doc), f, indent=1, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``doc`` as JSON to ``path`` atomically (non-finite numbers become null)."""
+    text = json.dumps(_finite_or_none(doc), indent=1, allow_nan=False) + "\n"
+    write_text(path, text)
 
 
 def check_writable(path: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:

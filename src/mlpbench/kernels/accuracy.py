@@ -27,15 +27,7 @@ __all__ = [
 ]
 
 #: The element-wise kernels with an mpmath reference.
-ELEMENTWISE = (
-    "sigmoid",
-    "sigmoid_grad",
-    "tanh_grad",
-    "softplus",
-    "log_sigmoid",
-    "relu",
-    "relu_grad",
-)
+ELEMENTWISE = kernels.NAMES[:7]  # sigmoid ... relu_grad; softmax and the norms are reductions
 
 #: Decimal digits of the mpmath references.
 DIGITS = 50

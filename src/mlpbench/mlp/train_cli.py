@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
+from mlpbench.atomic import write_atomic, write_text
 from mlpbench.errors import UsageError
 
 #: Defaults of plain training; with them ``--data digits`` reaches under 5 % test error.
@@ -176,8 +175,8 @@ def _write_history(out: Path, history, ds, opts) -> None:
     }
     if history.rows and history.status != "diverged":
         doc["final"] = {k: _json_value(v) for k, v in _final_row(history).items()}
-    _write_text(out / "history.csv", history.to_csv())
-    _write_text(out / "history.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_text(out / "history.csv", history.to_csv())
+    write_text(out / "history.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 def _final_row(history) -> dict:
@@ -289,8 +288,8 @@ def _sheet(args) -> int:
                f"noise {args.noise:g}"),
         note=(f"lr={opts['lr']:g}, K={_batch_text(opts['batch'])}, l1={opts['l1']:g}, "
               f"seed={args.seed}; errors in the corner are of the parameters kept"))
-    _write_text(out / "sheet.csv", _csv(rows_out))
-    _write_text(out / "sheet.json", json.dumps(
+    write_text(out / "sheet.csv", _csv(rows_out))
+    write_text(out / "sheet.json", json.dumps(
         {"schema": "mlpbench.train-sheet", "schema_version": 1,
          "config": {"impl": opts["impl"], "lr": opts["lr"], "epochs": opts["epochs"],
                     "batch_size": opts["batch"], "l1": opts["l1"], "patience": patience,
@@ -369,9 +368,9 @@ def _time_epochs(args) -> int:
     threads = _thread_info()
     where = (f"digits: {n_train} training examples, d={ds.d}, d_h={opts['hidden']}, m={ds.m}, "
              f"{np.dtype(opts['dtype'])}; {threads}")
-    _write_text(out / "epoch_times.csv", _csv(rows))
-    _write_text(out / "epoch_times.md", _markdown(rows, where, args.budget))
-    _write_text(out / "epoch_times.json", json.dumps(
+    write_text(out / "epoch_times.csv", _csv(rows))
+    write_text(out / "epoch_times.md", _markdown(rows, where, args.budget))
+    write_text(out / "epoch_times.json", json.dumps(
         {"schema": "mlpbench.epoch-times", "schema_version": 1, "setup": where,
          "budget_s": args.budget, "rows": rows}, indent=2, allow_nan=False) + "\n")
     figures.plot_epoch_times(rows, out / "epoch_times.png",
@@ -511,25 +510,10 @@ def _out_dir(out: str | None, default_name: str) -> Path:
     return path
 
 
-def _write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda fh: fh.write(text.encode()))
-
-
 def _write_npz(path: Path, arrays: dict) -> None:
     import numpy as np
 
-    _atomic(path, lambda fh: np.savez(fh, **arrays))
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 def _csv(rows: list[dict]) -> str:

@@ -1,50 +1,23 @@
-"""Atomic file writes and the output folder rules shared by ``report``, ``compare`` and ``run``."""
+"""The output folder rules shared by ``report``, ``compare`` and ``run``.
+
+``write_atomic`` and ``write_text`` are re-exported from :mod:`mlpbench.atomic`.
+"""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
+from mlpbench.atomic import write_atomic, write_text
 from mlpbench.errors import UsageError
+
+__all__ = ["prepare_out_dir", "write_atomic", "write_text"]
 
 #: Files a report or a comparison writes; ``--force`` removes these, and only these.
 _OWNED = re.compile(
     r"^(?:(?:scaling|speedup|throughput|phases|compile|numerics|compare)[\w.-]*\.(?:png|svg)"
     r"|report\.(?:md|html)|compare\.md|numerics\.json)$"
 )
-
-
-def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it over ``path``.
-
-    Readers never see a half-written file, and a failed write leaves the old file in place.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def prepare_out_dir(out: Path, force: bool) -> Path:
