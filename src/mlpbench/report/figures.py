@@ -73,6 +73,15 @@ def fixed_text(fixed: dict) -> str:
     return ", ".join(f"{k}={v:,}" for k, v in fixed.items())
 
 
+def _finish_axis(ax, axis: str, ylabel: str, title: str, handles=None) -> None:
+    """Labels, title, grid and the legend below: the common end of every per-axis panel."""
+    ax.set_xlabel(AXIS_LABEL[axis])
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, which="major", alpha=0.3)
+    _legend_below(ax, handles)
+
+
 def _legend_below(ax, handles=None, ncol=1):
     kw = {"handles": handles} if handles is not None else {}
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=ncol, fontsize=8.5,
@@ -155,12 +164,9 @@ def draw_scaling(axis: str, series: dict, fitted: dict, out: Path, name: str,
                               label="dashed: fit over the asymptotic sizes"))
         _log_axes(ax, _sizes(series, dtype))
         _readable_log_y(ax)
-        ax.set_xlabel(AXIS_LABEL[axis])
-        ax.set_ylabel("median time per step [s] (band: IQR)")
         fixed = next(s.fixed for (dt, _), s in series.items() if dt == dtype)
-        ax.set_title(f"Step time vs {axis}, {dtype}\n({fixed_text(fixed)})", fontsize=11)
-        ax.grid(True, which="major", alpha=0.3)
-        _legend_below(ax, handles)
+        _finish_axis(ax, axis, "median time per step [s] (band: IQR)",
+                     f"Step time vs {axis}, {dtype}\n({fixed_text(fixed)})", handles)
     return save_figure(fig, out, name, formats)
 
 
@@ -194,11 +200,8 @@ def draw_speedup(axis: str, speedups: dict, out: Path, name: str, formats=FORMAT
             texts += 1
         _log_axes(ax, sizes)
         _readable_log_y(ax)
-        ax.set_xlabel(AXIS_LABEL[axis])
-        ax.set_ylabel("t_numpy / t_impl  (above 1: faster)")
-        ax.set_title(f"Speedup over numpy vs {axis}, {dtype}", fontsize=11)
-        ax.grid(True, which="major", alpha=0.3)
-        _legend_below(ax)
+        _finish_axis(ax, axis, "t_numpy / t_impl  (above 1: faster)",
+                     f"Speedup over numpy vs {axis}, {dtype}")
     return save_figure(fig, out, name, formats)
 
 
@@ -240,11 +243,8 @@ def draw_throughput(axis: str, series: dict, ceilings: dict, out: Path, name: st
             ax.plot(xs, bound, color="0.4", ls="--", lw=1.2, label=label)
         ax.set_ylim(lo, top)
         _readable_log_y(ax)
-        ax.set_xlabel(AXIS_LABEL[axis])
-        ax.set_ylabel("GFLOP/s (matrix products of a step)")
-        ax.set_title(f"Throughput vs {axis}, {dtype}", fontsize=11)
-        ax.grid(True, which="major", alpha=0.3)
-        _legend_below(ax)
+        _finish_axis(ax, axis, "GFLOP/s (matrix products of a step)",
+                     f"Throughput vs {axis}, {dtype}")
     return save_figure(fig, out, name, formats)
 
 
