@@ -104,8 +104,8 @@ def test_init_params_spread_fills_the_range():
 
 
 @pytest.mark.parametrize(("args", "error", "match"), [
-    ((0, 3, 2), ValueError, "d must be at least 1"),
-    ((3, 0, 2), ValueError, "d_h must be at least 1"),
+    ((0, 3, 2), ValueError, "d must be a positive integer, got 0"),
+    ((3, 0, 2), ValueError, "d_h must be a positive integer, got 0"),
     ((3, 2, 2.0), TypeError, "m must be a positive integer"),
 ])
 def test_sizes_are_checked(args, error, match):
@@ -116,7 +116,7 @@ def test_sizes_are_checked(args, error, match):
 
 
 def test_init_params_rejects_other_dtypes():
-    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
         mlp.init_params(2, 2, 2, dtype=np.float16)
 
 
@@ -130,7 +130,7 @@ def test_registry_lists_and_loads_implementations():
 
 
 def test_register_adds_an_implementation(monkeypatch, problem):
-    monkeypatch.setattr(registry, "_loaders", dict(registry._loaders))
+    monkeypatch.setattr(registry, "_infos", dict(registry._infos))
     monkeypatch.setattr(registry, "_loaded", dict(registry._loaded))
     monkeypatch.setattr(registry, "IMPLEMENTATIONS", registry.IMPLEMENTATIONS)
     monkeypatch.setattr(registry, "CORE_IMPLEMENTATIONS", registry.CORE_IMPLEMENTATIONS)

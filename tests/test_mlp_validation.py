@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mlpbench import mlp
+from mlpbench.errors import InputError, InputTypeError
 
 
 def _setup():
@@ -94,8 +95,10 @@ def test_bad_data_is_rejected(name, label, change, error, match):
     for call in _calls(mlp.get(name), p, X, y).values():
         with pytest.raises(error, match=_literal(match)):
             call()
-    with pytest.raises(error, match=_literal(match)):
+    with pytest.raises(error, match=_literal(match)) as info:
         mlp.check_inputs(p, X, y)
+    # the one error policy: mlpbench's own classes, TypeError for a kind, ValueError a value
+    assert isinstance(info.value, InputTypeError if error is TypeError else InputError)
 
 
 @pytest.mark.parametrize("name", mlp.CORE_IMPLEMENTATIONS)

@@ -2,15 +2,16 @@
 
 ``get(name)`` returns one implementation ("loops", "numpy", "numba", ...); each has
 validated ``forward``, ``loss``, ``loss_and_grad`` and ``backward``, and the same
-functions unchecked under ``raw``. ``gradcheck`` compares a gradient with finite
-differences. ``train`` runs gradient descent (2.#6) with any of them;
-``data`` holds the data sets.
+functions unchecked under ``raw``. ``registry`` holds every implementation's facts
+(``registry.info(name)``: JIT or not, peer or not, colour, marker, display order);
+``IMPLEMENTATIONS`` lists the names in display order. ``gradcheck`` compares a
+gradient with finite differences. ``train`` runs gradient descent (2.#6) with any of
+them; ``data`` holds the data sets.
 """
 
 from __future__ import annotations
 
-from mlpbench.mlp import data
-from mlpbench.mlp import registry as _registry
+from mlpbench.mlp import data, registry
 from mlpbench.mlp.gradcheck import (
     AGREE_RTOL_F64,
     GRADCHECK_TOL,
@@ -20,7 +21,7 @@ from mlpbench.mlp.gradcheck import (
     max_rel_err,
 )
 from mlpbench.mlp.params import Forward, Params, Workspace, empty_like, init_params, n_params
-from mlpbench.mlp.registry import Implementation, get, register
+from mlpbench.mlp.registry import Implementation, ImplInfo, get, register
 from mlpbench.mlp.train import History, TrainingDiverged, TrainResult, time_epoch, train
 from mlpbench.mlp.validation import check_inputs
 
@@ -31,6 +32,7 @@ __all__ = [
     "History",
     "IMPLEMENTATIONS",
     "Forward",
+    "ImplInfo",
     "Implementation",
     "Params",
     "Workspace",
@@ -47,6 +49,7 @@ __all__ = [
     "max_rel_err",
     "n_params",
     "register",
+    "registry",
     "time_epoch",
     "train",
 ]
@@ -55,5 +58,5 @@ __all__ = [
 def __getattr__(name):
     # The name lists grow with register(); read it from the registry each time.
     if name in ("IMPLEMENTATIONS", "CORE_IMPLEMENTATIONS"):
-        return getattr(_registry, name)
+        return getattr(registry, name)
     raise AttributeError(f"module 'mlpbench.mlp' has no attribute {name!r}")

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from mlpbench.checks import check_dtype, check_finite, check_positive, check_positive_int
+from mlpbench.errors import InputError, InputTypeError
 from mlpbench.mlp.params import Params
 from mlpbench.mlp.registry import Implementation, get
 from mlpbench.mlp.validation import check_inputs, check_penalties
@@ -68,6 +70,10 @@ def make_problem(n: int, d: int, d_h: int, m: int, seed=0, dtype=np.float64, mar
     0), biases are in [-0.5, 0.5], X is standard normal and y uniform in [0, m).
     Rows of X are redrawn until every hidden pre-activation satisfies ``|ha| >= margin``.
     """
+    n, d, d_h, m = (check_positive_int(k, v) for k, v in zip(("n", "d", "d_h", "m"),
+                                                             (n, d, d_h, m), strict=True))
+    dtype = check_dtype("dtype", dtype)
+    margin = check_positive("margin", margin)
     rng = np.random.default_rng(seed)
 
     def weights(rows, fan_in):
@@ -84,7 +90,7 @@ def make_problem(n: int, d: int, d_h: int, m: int, seed=0, dtype=np.float64, mar
             break
         X[near_kink] = rng.standard_normal((int(near_kink.sum()), d))
     else:
-        raise RuntimeError(f"could not draw X with |ha| >= {margin}; lower the margin")
+        raise InputError(f"could not draw X with |ha| >= margin = {margin}; lower the margin")
     y = rng.integers(0, m, n)
     p = Params(*(a.astype(dtype) for a in (W1, b1, W2, b2)))
     return p, X.astype(dtype), y
@@ -105,13 +111,14 @@ def gradcheck(impl, p, X, y, l1=0.0, l2=0.0, eps=None) -> dict[str, float]:
         impl = get(impl)
     p, X, y = check_inputs(p, X, y)
     if y is None:
-        raise TypeError("y must be an array of labels, got None")
+        raise InputTypeError("y must be an array of labels, got None")
     l1, l2 = check_penalties(l1, l2)
     dtype = X.dtype
     if eps is None:
         eps = float(np.finfo(dtype).eps) ** (1.0 / 3.0)
-    elif not (isinstance(eps, float | int) and 0.0 < eps < 1.0):
-        raise ValueError(f"eps must be a number in (0, 1), got {eps!r}")
+    elif not 0.0 < check_finite("eps", eps) < 1.0:
+        raise InputError(f"eps must be a number in (0, 1), got {eps!r}")
+    eps = float(eps)
     _, grad = impl.raw.loss_and_grad(p, X, y, l1, l2)
     work = Params(*(a.copy() for a in p))  # perturbed in place, one entry at a time
     errors = {}

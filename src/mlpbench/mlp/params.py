@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mlpbench.checks import check_dtype, check_positive_int
+
 __all__ = ["Forward", "Params", "Workspace", "empty_like", "init_params", "n_params"]
 
 
@@ -31,17 +33,13 @@ class Forward(NamedTuple):
     os: np.ndarray  # n × m, softmax(oa) row-wise (2.#3)
 
 
-def _check_size(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return int(value)
+def _sizes(d, d_h, m) -> tuple[int, int, int]:
+    return check_positive_int("d", d), check_positive_int("d_h", d_h), check_positive_int("m", m)
 
 
 def n_params(d: int, d_h: int, m: int) -> int:
     """Number of scalar parameters: ``n_θ = d_h·d + d_h + m·d_h + m`` (2.#5)."""
-    d, d_h, m = _check_size(d, "d"), _check_size(d_h, "d_h"), _check_size(m, "m")
+    d, d_h, m = _sizes(d, d_h, m)
     return d_h * d + d_h + m * d_h + m
 
 
@@ -54,10 +52,8 @@ def init_params(d: int, d_h: int, m: int, seed=0, dtype=np.float64) -> Params:
     float32 or float64; the draws are made in float64 and rounded once, so the
     bound holds as rounded to ``dtype``.
     """
-    d, d_h, m = _check_size(d, "d"), _check_size(d_h, "d_h"), _check_size(m, "m")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    d, d_h, m = _sizes(d, d_h, m)
+    dtype = check_dtype("dtype", dtype)
     rng = np.random.default_rng(seed)
     bound1 = 1.0 / np.sqrt(d)
     bound2 = 1.0 / np.sqrt(d_h)

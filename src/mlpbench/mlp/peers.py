@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from mlpbench.checks import check_positive_int
+
 __all__ = [
     "PEERS",
     "PeerUnavailable",
@@ -40,13 +42,22 @@ class _Peer(NamedTuple):
     package: str  # the distribution's import name
     module: str  # the mlpbench module that defines the implementation
     attr: str  # the RawImpl inside it
+    # The facts the registry records for it (see mlp.registry.ImplInfo):
+    jit: bool  # its first call compiles
+    colour: str  # hex, distinct from the other implementations' (Okabe-Ito / tab10)
+    marker: str  # matplotlib marker
+    label: str
 
 
-#: Peer implementations: name -> where it lives and which package it needs.
+#: Peer implementations: name -> where it lives, which package it needs, its facts.
+#: In display order; they come after mlpbench's own implementations.
 PEERS: dict[str, _Peer] = {
-    "torch": _Peer("torch", "mlpbench.mlp.impl_torch", "MANUAL"),
-    "torch-autograd": _Peer("torch", "mlpbench.mlp.impl_torch", "AUTOGRAD"),
-    "jax": _Peer("jax", "mlpbench.mlp.impl_jax", "JAX"),
+    "torch": _Peer("torch", "mlpbench.mlp.impl_torch", "MANUAL", False, "#CC79A7", "D",
+                   "PyTorch, the spec's backward pass by hand"),
+    "torch-autograd": _Peer("torch", "mlpbench.mlp.impl_torch", "AUTOGRAD", False, "#56B4E9",
+                            "d", "PyTorch autograd"),
+    "jax": _Peer("jax", "mlpbench.mlp.impl_jax", "JAX", True, "#8C564B", "P",
+                 "JAX, jax.jit(jax.value_and_grad)"),
 }
 
 
@@ -136,11 +147,19 @@ def _xla_threads(flags: str) -> int:
 
 
 def _jax_started() -> bool:
-    """Whether JAX has started a backend, after which XLA_FLAGS are no longer read."""
+    """Whether JAX has started a backend, after which XLA_FLAGS are no longer read.
+
+    JAX has no public way to ask this without starting one (``jax.devices()`` would), so
+    its private ``xla_bridge.backends_are_initialized`` is asked, guarded: if that is
+    missing or fails (another JAX version), a loaded JAX counts as started, so that a
+    thread setting JAX would ignore is refused rather than silently recorded.
+    """
     if "jax" not in sys.modules:
         return False
-    bridge = sys.modules.get("jax._src.xla_bridge")
-    return bool(getattr(bridge, "_backends", True))
+    try:
+        return bool(sys.modules["jax._src.xla_bridge"].backends_are_initialized())
+    except Exception:  # a private API: any failure means "cannot tell"
+        return True
 
 
 def apply_torch_threads(torch) -> None:
@@ -159,11 +178,6 @@ def apply_torch_threads(torch) -> None:
             pass
 
 
-def _check_count(value, name: str) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-
-
 def configure_threads(threads: int | None, *, interop: int | None = None) -> dict[str, Any]:
     """Set the CPU threads of the peers; returns :func:`peer_thread_settings`.
 
@@ -178,8 +192,10 @@ def configure_threads(threads: int | None, *, interop: int | None = None) -> dic
     or set XLA_FLAGS in the environment. Asking for a different JAX setting after
     that raises ``RuntimeError`` rather than silently measuring something else.
     """
-    _check_count(threads, "threads")
-    _check_count(interop, "interop")
+    if threads is not None:
+        threads = check_positive_int("threads", threads)
+    if interop is not None:
+        interop = check_positive_int("interop", interop)
     current = os.environ.get("XLA_FLAGS", "")
     wanted = xla_thread_flags(threads, current)
     if wanted != current.strip():

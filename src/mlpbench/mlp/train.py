@@ -10,7 +10,6 @@ times one epoch of the same loop, within a time budget.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mlpbench.checks import check_penalty, check_positive, check_positive_int
+from mlpbench.errors import InputError, InputTypeError
 from mlpbench.mlp.params import empty_like
 from mlpbench.mlp.registry import takes_out
 
@@ -167,8 +168,9 @@ def train(impl, params, X, y, *, val=None, test=None, lr: float = 0.1, epochs: i
     ------
     TrainingDiverged
         At the first NaN or infinite loss; it carries the history so far.
-    ValueError, TypeError
-        For bad arguments, before any step.
+    mlpbench.errors.InputError, InputTypeError
+        For bad arguments, before any step: a ``ValueError`` for a wrong value, a
+        ``TypeError`` for the wrong kind of object.
     """
     from mlpbench import mlp
 
@@ -179,18 +181,18 @@ def train(impl, params, X, y, *, val=None, test=None, lr: float = 0.1, epochs: i
         if pair is not None:
             sets[name] = _check_split(name, pair, p, X.dtype)
     n = X.shape[0]
-    lr = _positive_float("lr", lr)
-    l1 = _penalty("l1", l1)
-    l2 = _penalty("l2", l2)
-    epochs = _positive_int("epochs", epochs)
-    batch = n if batch_size is None else _positive_int("batch_size", batch_size)
+    lr = check_positive("lr", lr)
+    l1 = check_penalty("l1", l1)
+    l2 = check_penalty("l2", l2)
+    epochs = check_positive_int("epochs", epochs)
+    batch = n if batch_size is None else check_positive_int("batch_size", batch_size)
     if batch > n:
-        raise ValueError(f"batch_size ({batch}) is larger than the training set ({n} examples); "
+        raise InputError(f"batch_size ({batch}) is larger than the training set ({n} examples); "
                          f"use at most {n}, or None for full-batch gradient descent")
     if patience is not None:
-        patience = _positive_int("patience", patience)
+        patience = check_positive_int("patience", patience)
         if "val" not in sets:
-            raise ValueError("early stopping (patience) needs a validation set: pass val=(X, y)")
+            raise InputError("early stopping (patience) needs a validation set: pass val=(X, y)")
 
     p = mlp.Params(*(np.array(a, copy=True) for a in p))
     raw = impl.raw
@@ -277,14 +279,14 @@ def time_epoch(impl, params, X, y, *, batch_size: int, lr: float = 0.01, l1: flo
     impl, _ = _resolve(impl)
     p, X, y = mlp.check_inputs(params, X, y)
     n = X.shape[0]
-    batch = _positive_int("batch_size", batch_size)
+    batch = check_positive_int("batch_size", batch_size)
     if batch > n:
-        raise ValueError(f"batch_size ({batch}) is larger than the training set ({n} examples)")
-    lr = _positive_float("lr", lr)
-    l1 = _penalty("l1", l1)
-    l2 = _penalty("l2", l2)
+        raise InputError(f"batch_size ({batch}) is larger than the training set ({n} examples)")
+    lr = check_positive("lr", lr)
+    l1 = check_penalty("l1", l1)
+    l2 = check_penalty("l2", l2)
     if budget_s is not None:
-        budget_s = _positive_float("budget_s", budget_s)
+        budget_s = check_positive("budget_s", budget_s)
     p = mlp.Params(*(np.array(a, copy=True) for a in p))
     raw = impl.raw
     rng = np.random.default_rng(seed)
@@ -295,7 +297,7 @@ def time_epoch(impl, params, X, y, *, batch_size: int, lr: float = 0.01, l1: flo
         try:
             _run_epoch(raw, p, X[:batch], y[:batch], batch, lr, l1, l2, rng)
         except _NonFinite as exc:
-            raise ValueError(f"the loss is {exc.loss} at the initial parameters") from None
+            raise InputError(f"the loss is {exc.loss} at the initial parameters") from None
         first = time.perf_counter() - start
 
         probed = False
@@ -316,7 +318,7 @@ def time_epoch(impl, params, X, y, *, batch_size: int, lr: float = 0.01, l1: flo
         try:
             _, done = _run_epoch(raw, p, X, y, batch, lr, l1, l2, rng, stop=stop)
         except _NonFinite as exc:
-            raise ValueError(f"the loss became {exc.loss} while timing (lr={lr:g}); "
+            raise InputError(f"the loss became {exc.loss} while timing (lr={lr:g}); "
                              f"use a smaller learning rate") from None
         elapsed = time.perf_counter() - start
     if done == total:
@@ -374,7 +376,7 @@ def _resolve(impl):
     if isinstance(impl, str):
         return mlp.get(impl), impl
     if not hasattr(impl, "raw"):
-        raise TypeError(f"impl must be a name from mlp.IMPLEMENTATIONS or an object from "
+        raise InputTypeError(f"impl must be a name from mlp.IMPLEMENTATIONS or an object from "
                         f"mlp.get, got {type(impl).__name__}")
     name = getattr(impl, "name", None) or getattr(impl, "__name__", type(impl).__name__)
     return impl, str(name).rsplit(".", 1)[-1]
@@ -386,32 +388,12 @@ def _check_split(name: str, pair, p, dtype):
     try:
         X_s, y_s = pair
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an (X, y) pair") from None
+        raise InputTypeError(f"{name} must be an (X, y) pair") from None
     _, X_s, y_s = mlp.check_inputs(p, X_s, y_s)
     if X_s.dtype != dtype:
-        raise TypeError(f"{name} X has dtype {X_s.dtype} but the training X has {dtype}; "
+        raise InputTypeError(f"{name} X has dtype {X_s.dtype} but the training X has {dtype}; "
                         f"use one float dtype")
     return X_s, y_s
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_float(name: str, value) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value <= 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _penalty(name: str, value) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value < 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 def _json_number(x):
