@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlpbench.cli import main
+from mlpbench.commands import main
 from mlpbench.errors import UsageError
 from mlpbench.report import compare
 

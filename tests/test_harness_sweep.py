@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from mlpbench import mlp
-from mlpbench.errors import UsageError
-from mlpbench.harness import budget, schema, sweep
+from mlpbench.errors import InputError, UsageError
+from mlpbench.harness import budget, schema
+from mlpbench.harness import config as sweep_config
 from mlpbench.harness.sweep import SweepConfig, max_rel_err, run_sweep
 from mlpbench.harness.timing import Policy
 
@@ -24,7 +25,7 @@ FAST = Policy(min_sample_s=1e-4, target_s=0.005, min_samples=3, max_samples=10)
 @pytest.fixture(autouse=True)
 def fast_sampling(monkeypatch):
     """Few, short samples: these tests check the bookkeeping, not the figures."""
-    monkeypatch.setattr(sweep, "QUICK_POLICY", FAST)
+    monkeypatch.setattr(sweep_config, "QUICK_POLICY", FAST)
 
 
 def fake(**overrides):
@@ -238,7 +239,7 @@ def test_peak_is_copied(tmp_path):
 ])
 def test_bad_config_is_refused_before_any_work(tmp_path, change, message):
     out = tmp_path / "r.json"
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises((InputError, TypeError), match=message):
         run_sweep(config(**change), out, progress=False)
     assert not out.exists()
 

@@ -30,7 +30,9 @@ def point(impl, n, status="ok", median=None, cold=None):
 def document(points):
     return {"schema": schema.SCHEMA, "schema_version": schema.SCHEMA_VERSION, "created": "",
             "updated": "", "complete": True, "machine": {}, "threads": {}, "peak": None,
-            "sweep": {"implementations": ["loops", "numpy", "numba"]}, "points": points}
+            "sweep": {"axis": "n", "sizes": {"n": [1, 64]}, "base": {"n": 1, "d": 8, "d_h": 4,
+                                                                      "m": 3},
+                      "implementations": ["loops", "numpy", "numba"]}, "points": points}
 
 
 DOC = document([

@@ -69,6 +69,41 @@ def _memory_bytes() -> int | None:
         return None
 
 
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as f:
+            text = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None  # "max" (no limit) reads as None
+
+
+def available_memory_bytes() -> int | None:
+    """Memory this process can still take without swapping, or None if unknown.
+
+    Linux's estimate (``MemAvailable`` in /proc/meminfo), lowered to what the
+    process's cgroup (a container's memory limit) leaves, when there is one.
+    """
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        avail = None
+    for limit_file, usage_file in (("memory.max", "memory.current"),  # cgroup v2
+                                   ("memory/memory.limit_in_bytes",  # cgroup v1
+                                    "memory/memory.usage_in_bytes")):
+        limit = _read_int(f"/sys/fs/cgroup/{limit_file}")
+        used = _read_int(f"/sys/fs/cgroup/{usage_file}")
+        if limit is not None and used is not None:
+            left = max(limit - used, 0)
+            avail = left if avail is None else min(avail, left)
+    return avail
+
+
 def _load_blas() -> None:
     # numba's np.dot calls SciPy's BLAS; load it so threadpoolctl sees and limits it too.
     import numpy  # noqa: F401

@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.errors import UsageError
-from mlpbench.harness.results import now_iso, read_json
+from mlpbench.errors import ResultFileError
+from mlpbench.files import read_json
+from mlpbench.harness import schema
+from mlpbench.harness.results import now_iso
 
 PEAK_SCHEMA = "mlpbench.peak"
 PEAK_SCHEMA_VERSION = 1
@@ -106,18 +108,26 @@ def peak_document(peak: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_peak(path) -> dict[str, Any]:
-    """The peak object of a file written by ``mlpbench peak``; UsageError if it is not one."""
+    """The peak object of a file written by ``mlpbench peak``, checked field by field.
+
+    Raises FileError when the file cannot be read as JSON and ResultFileError when
+    it is not a peak file (one line naming the file).
+    """
     doc = read_json(path, "peak file")
     if not isinstance(doc, dict) or doc.get("schema") != PEAK_SCHEMA:
-        raise UsageError(f"{path} is not a file written by `mlpbench peak`")
-    if doc.get("schema_version") != PEAK_SCHEMA_VERSION:
-        raise UsageError(f"{path}: peak file version {doc.get('schema_version')!r} is not "
-                         f"supported (this mlpbench reads version {PEAK_SCHEMA_VERSION})")
+        raise ResultFileError(f"{path} is not a file written by `mlpbench peak`")
+    version = doc.get("schema_version")
+    if version != PEAK_SCHEMA_VERSION or isinstance(version, bool):
+        raise ResultFileError(f"{path}: peak file version {version!r} is not "
+                              f"supported (this mlpbench reads version {PEAK_SCHEMA_VERSION})")
     peak = doc.get("peak")
     if not isinstance(peak, dict) or not isinstance(peak.get("gemm_gflops"), dict) \
             or not isinstance(peak.get("triad_gbs"), int | float):
-        raise UsageError(f"{path}: the 'peak' object lacks gemm_gflops or triad_gbs")
-    return peak
+        raise ResultFileError(f"{path}: the 'peak' object lacks gemm_gflops or triad_gbs")
+    try:
+        return schema.validate_peak(peak)
+    except schema.SchemaError as exc:
+        raise ResultFileError(f"peak file {path}: {exc}") from None
 
 
 def format_peak(peak: dict[str, Any]) -> str:

@@ -43,14 +43,19 @@ A ``Point`` is one (implementation, dtype, phase, n, d, d_h, m)::
          seconds per call, from samples of ``loops`` calls each (null unless ok),
      "samples": int, "loops": int,
      "flops": int (DESIGN.md's count for the phase), "gflops": flops / median_s / 1e9,
-     "predicted_s": the budget's prediction of seconds per call (always set on
-         skipped points; also on timed points where there was one),
+     "predicted_s": the budget's prediction of seconds per call (set on points
+         skipped for the budget; also on timed points where there was one),
      "max_rel_err": the correctness gate's error against numpy (null if not gated),
      "high_spread": iqr_s / median_s > 0.10,
      "warnings": [str, ...],
      "loadavg": 1-minute load average after timing (optional; set on ok points),
      "jit_compiled", "jit_cached": optional; numba signatures the cold call compiled, or
          loaded from numba's on-disk cache (both 0 for code without numba)}
+
+A skipped point always carries a ``reason``: the budget (with ``predicted_s``),
+or memory ("memory: needs ~X GiB, Y GiB available"). :func:`validate` checks every
+field a reader uses (types, ranges, finiteness), so a file that parses but lies is
+refused when it is loaded, not later by a reader.
 
 Optional top-level ``"coldstart"``: a list of records from
 ``harness.coldstart.measure_cold_start``: compile time, first call with a warm
@@ -67,17 +72,29 @@ numba's on-disk cache when an earlier run compiled it.
 from __future__ import annotations
 
 import math
+import numbers
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from mlpbench.errors import ResultFileError
 
 SCHEMA = "mlpbench.results"
 SCHEMA_VERSION = 1
 
 AXES = ("n", "d", "d_h")
+SIZE_KEYS = (*AXES, "m")
+GRID = "grid"
+SWEEP_AXES = (*AXES, GRID)
 PHASES = ("forward", "backward", "step")
 DTYPES = ("float32", "float64")
 STATUSES = ("ok", "skipped", "failed")
 BASE = {"n": 1024, "d": 784, "d_h": 256, "m": 10}
+
+#: Largest n, d, d_h or m a sweep runs or a result file may hold: such sizes stay
+#: int64 and exact in a float64 for the readers that plot and fit them (no point
+#: near it fits in any memory; the sweep refuses or skips those points first).
+MAX_SIZE = 2**40
 
 TIMING_FIELDS = ("median_s", "q1_s", "q3_s", "iqr_s", "min_s", "max_s", "mean_s")
 POINT_FIELDS = (
@@ -87,10 +104,12 @@ POINT_FIELDS = (
 )
 TOP_FIELDS = ("schema", "schema_version", "created", "updated", "complete", "machine",
               "threads", "sweep", "peak", "points")
+SWEEP_FIELDS = ("axis", "sizes", "base")  # required; the others are checked when present
+COLDSTART_TIMES = ("compile_s", "cached_first_s", "warm_s", "import_s")
 
 
-class SchemaError(ValueError):
-    """A result file that does not follow this schema."""
+class SchemaError(ResultFileError):
+    """A document that does not follow this schema (the message names the first problem)."""
 
 
 def flops(phase: str, n: int, d: int, d_h: int, m: int) -> int:
@@ -115,41 +134,265 @@ def point_key(point: Mapping[str, Any]) -> tuple:
             float(point.get("l1", 0.0)), float(point.get("l2", 0.0)))
 
 
+# --- field checks: each returns None or raises SchemaError "<where>: <field> ..." ----------
+
+
+def _show(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fail(where: str, key: str, expected: str, v: Any) -> None:
+    raise SchemaError(f"{where}: {key} must be {expected}, got {_show(v)}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return (isinstance(v, numbers.Real) and not isinstance(v, bool)
+            and math.isfinite(float(v)))
+
+
+def _size(where: str, key: str, v: Any) -> None:
+    if not _is_int(v) or not 1 <= v <= MAX_SIZE:
+        _fail(where, key, f"a positive integer (at most {MAX_SIZE})", v)
+
+
+def _count(where: str, key: str, v: Any, optional: bool = False) -> None:
+    if (v is None and optional) or (_is_int(v) and v >= 0):
+        return
+    _fail(where, key, "an integer >= 0" + (" or null" if optional else ""), v)
+
+
+def _nonneg(where: str, key: str, v: Any, optional: bool = False) -> None:
+    if (v is None and optional) or (_is_num(v) and v >= 0):
+        return
+    _fail(where, key, "a finite number >= 0" + (" or null" if optional else ""), v)
+
+
+def _positive(where: str, key: str, v: Any, optional: bool = False) -> None:
+    if (v is None and optional) or (_is_num(v) and v > 0):
+        return
+    _fail(where, key, "a finite number > 0" + (" or null" if optional else ""), v)
+
+
+def _text(where: str, key: str, v: Any, optional: bool = False) -> None:
+    if (v is None and optional) or isinstance(v, str):
+        return
+    _fail(where, key, "a string" + (" or null" if optional else ""), v)
+
+
+def _flag(where: str, key: str, v: Any) -> None:
+    if not isinstance(v, bool):
+        _fail(where, key, "true or false", v)
+
+
+def _choice(where: str, key: str, v: Any, choices: tuple) -> None:
+    if not isinstance(v, str) or v not in choices:
+        _fail(where, key, "one of " + ", ".join(choices), v)
+
+
+def _mapping(where: str, key: str, v: Any, optional: bool = False) -> None:
+    if (v is None and optional) or isinstance(v, dict):
+        return
+    _fail(where, key, "an object" + (" or null" if optional else ""), v)
+
+
+def _names(where: str, key: str, v: Any, choices: tuple | None = None) -> None:
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+        _fail(where, key, "a non-empty list of names", v)
+    if choices is not None:
+        for x in v:
+            _choice(where, key, x, choices)
+
+
+# --- the parts of a document ---------------------------------------------------------------
+
+
+def _point_where(i: int, p: dict) -> str:
+    parts = [str(p[k]) for k in ("impl", "dtype", "phase") if isinstance(p.get(k), str)]
+    sizes = [f"{k}={p[k]}" for k in AXES if _is_int(p.get(k))]
+    label = " ".join(parts + sizes)
+    return f"point {i}" + (f" ({label[:80]})" if label else "")
+
+
+def validate_point(p: Any, i: int = 0) -> dict:
+    """Check one point of ``points`` (every field a reader uses); return it."""
+    if not isinstance(p, dict):
+        raise SchemaError(f"point {i} is not an object (got {type(p).__name__})")
+    where = _point_where(i, p)
+    missing = [k for k in POINT_FIELDS if k not in p]
+    if missing:
+        raise SchemaError(f"{where} lacks fields: {', '.join(missing)}")
+    if not isinstance(p["impl"], str) or not p["impl"]:
+        _fail(where, "impl", "an implementation name", p["impl"])
+    _choice(where, "dtype", p["dtype"], DTYPES)
+    _choice(where, "phase", p["phase"], PHASES)
+    _choice(where, "status", p["status"], STATUSES)
+    for k in SIZE_KEYS:
+        _size(where, k, p[k])
+    for k in ("l1", "l2"):
+        _nonneg(where, k, p[k])
+    _text(where, "reason", p["reason"], optional=True)
+    ok = p["status"] == "ok"
+    for k in TIMING_FIELDS:
+        _nonneg(where, k, p[k], optional=not ok)
+    for k in ("cold_s", "gflops", "predicted_s", "max_rel_err"):
+        _nonneg(where, k, p[k], optional=True)
+    for k in ("samples", "loops", "flops"):
+        _count(where, k, p[k])
+    _flag(where, "high_spread", p["high_spread"])
+    w = p["warnings"]
+    if not isinstance(w, list) or not all(isinstance(x, str) for x in w):
+        _fail(where, "warnings", "a list of strings", w)
+    for k in ("jit_compiled", "jit_cached"):
+        if k in p:
+            _count(where, k, p[k], optional=True)
+    if "loadavg" in p:
+        _nonneg(where, "loadavg", p["loadavg"], optional=True)
+    if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
+        raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
+    return p
+
+
+def validate_sweep(sweep: Any, where: str = "sweep") -> dict:
+    """Check the ``sweep`` object (what was asked for); return it."""
+    if not isinstance(sweep, dict):
+        raise SchemaError(f"{where} must be an object, got {_show(sweep)}")
+    missing = [k for k in SWEEP_FIELDS if k not in sweep]
+    if missing:
+        raise SchemaError(f"{where} lacks fields: {', '.join(missing)}")
+    _choice(where, "axis", sweep["axis"], SWEEP_AXES)
+    sizes = sweep["sizes"]
+    if not isinstance(sizes, dict) or not set(sizes) <= set(AXES):
+        _fail(where, "sizes", "an object mapping n, d, d_h to lists of sizes", sizes)
+    for axis, values in sizes.items():
+        if not isinstance(values, list) or not values:
+            _fail(where, f"sizes.{axis}", "a non-empty list of sizes", values)
+        for v in values:
+            _size(where, f"sizes.{axis}", v)
+    base = sweep["base"]
+    _mapping(where, "base", base)
+    for k in SIZE_KEYS:
+        _size(where, f"base.{k}", base.get(k))
+    # Written by every sweep; older files may lack some, and readers do without them.
+    checks = {"implementations": lambda v: _names(where, "implementations", v),
+              "dtypes": lambda v: _names(where, "dtypes", v, DTYPES),
+              "phases": lambda v: _names(where, "phases", v, PHASES),
+              "l1": lambda v: _nonneg(where, "l1", v), "l2": lambda v: _nonneg(where, "l2", v),
+              "budget_s": lambda v: _positive(where, "budget_s", v),
+              "seed": lambda v: _count(where, "seed", v),
+              "quick": lambda v: _flag(where, "quick", v),
+              "threads": lambda v: v is None or _size(where, "threads", v)}
+    for key, check in checks.items():
+        if key in sweep:
+            check(sweep[key])
+    return sweep
+
+
+def validate_peak(peak: Any, where: str = "peak") -> dict:
+    """Check a ``peak`` object (written by ``mlpbench peak``); return it."""
+    if not isinstance(peak, dict):
+        raise SchemaError(f"{where} must be an object, got {_show(peak)}")
+    gemm = peak.get("gemm_gflops")
+    if not isinstance(gemm, dict) or not gemm:
+        _fail(where, "gemm_gflops", "an object {dtype: {threads: GFLOP/s}}", gemm)
+    for dtype, by_threads in gemm.items():
+        if dtype not in DTYPES or not isinstance(by_threads, dict) or not by_threads:
+            _fail(where, f"gemm_gflops.{dtype}", "an object {threads: GFLOP/s} for float32 "
+                  "or float64", by_threads)
+        for threads, v in by_threads.items():
+            if not re.fullmatch(r"[1-9][0-9]{0,5}", threads):
+                _fail(where, f"gemm_gflops.{dtype}", "keyed by thread counts", threads)
+            _positive(where, f"gemm_gflops.{dtype}.{threads}", v)
+    _positive(where, "triad_gbs", peak.get("triad_gbs"), optional=True)
+    for k in ("gemm_size", "triad_bytes", "triad_threads"):
+        if peak.get(k) is not None:
+            _size(where, k, peak[k])
+    return peak
+
+
+def _validate_machine(machine: Any) -> None:
+    where = "machine"
+    _mapping("file", where, machine, optional=True)
+    if not machine:
+        return
+    for k in ("cpu_model", "os", "hostname", "python", "numpy", "numba", "llvmlite", "scipy"):
+        _text(where, k, machine.get(k), optional=True)
+    for k in ("cores", "host_cpus", "memory_bytes"):
+        _count(where, k, machine.get(k), optional=True)
+    flags = machine.get("cpu_flags")
+    if flags is not None and (not isinstance(flags, list)
+                              or not all(isinstance(f, str) for f in flags)):
+        _fail(where, "cpu_flags", "a list of strings", flags)
+    if not isinstance(machine.get("blas") or [], list):
+        _fail(where, "blas", "a list", machine.get("blas"))
+    env = machine.get("env")
+    if env is not None and not (isinstance(env, dict)
+                                and all(v is None or isinstance(v, str) for v in env.values())):
+        _fail(where, "env", "an object of strings", env)
+
+
+def _validate_threads(threads: Any) -> None:
+    _mapping("file", "threads", threads, optional=True)
+    for k in ("numba_threads", "blas_threads"):
+        v = (threads or {}).get(k)
+        if v is not None:
+            _size("threads", k, v)
+
+
+def _validate_coldstart(records: Any) -> None:
+    if records is None:
+        return
+    if not isinstance(records, list):
+        _fail("file", "coldstart", "a list of records", records)
+    for i, r in enumerate(records):
+        where = f"coldstart record {i}"
+        if not isinstance(r, dict):
+            raise SchemaError(f"{where} is not an object")
+        missing = [k for k in ("impl", "dtype", *SIZE_KEYS, *COLDSTART_TIMES) if k not in r]
+        if missing:
+            raise SchemaError(f"{where} lacks fields: {', '.join(missing)}")
+        _text(where, "impl", r["impl"])
+        _choice(where, "dtype", r["dtype"], DTYPES)
+        for k in SIZE_KEYS:
+            _size(where, k, r[k])
+        for k in COLDSTART_TIMES:
+            _nonneg(where, k, r[k], optional=True)
+
+
 def validate(doc: Any) -> dict:
     """Check that ``doc`` is a result document of this schema version; return it.
 
-    Raises :class:`SchemaError` with a message naming the first problem found.
+    Every field a reader uses is checked for its type, its range and finiteness
+    (a size is a positive integer, a time a finite number >= 0, ...). Raises
+    :class:`SchemaError` with a message naming the first problem found.
     """
     if not isinstance(doc, dict):
         raise SchemaError(f"expected a JSON object at the top level, got {type(doc).__name__}")
     if doc.get("schema") != SCHEMA:
-        raise SchemaError(f"not an mlpbench result file (schema is {doc.get('schema')!r}, "
+        raise SchemaError(f"not an mlpbench result file (schema is {_show(doc.get('schema'))}, "
                           f"expected {SCHEMA!r})")
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise SchemaError(f"schema version {doc.get('schema_version')!r} is not supported "
+    if doc.get("schema_version") != SCHEMA_VERSION or isinstance(doc.get("schema_version"),
+                                                                 bool):
+        raise SchemaError(f"schema version {_show(doc.get('schema_version'))} is not supported "
                           f"(this mlpbench reads version {SCHEMA_VERSION})")
     missing = [k for k in TOP_FIELDS if k not in doc]
     if missing:
         raise SchemaError(f"missing top-level fields: {', '.join(missing)}")
+    for k in ("created", "updated"):
+        _text("file", k, doc[k])
+    _flag("file", "complete", doc["complete"])
+    _validate_machine(doc["machine"])
+    _validate_threads(doc["threads"])
+    validate_sweep(doc["sweep"])
+    if doc["peak"] is not None:
+        validate_peak(doc["peak"])
+    _validate_coldstart(doc.get("coldstart"))
     if not isinstance(doc["points"], list):
-        raise SchemaError("'points' must be a list")
+        raise SchemaError(f"'points' must be a list, got {_show(doc['points'])}")
     for i, p in enumerate(doc["points"]):
-        if not isinstance(p, dict):
-            raise SchemaError(f"point {i} is not an object")
-        missing = [k for k in POINT_FIELDS if k not in p]
-        if missing:
-            raise SchemaError(f"point {i} lacks fields: {', '.join(missing)}")
-        if p["status"] not in STATUSES:
-            raise SchemaError(f"point {i}: status {p['status']!r} not in {STATUSES}")
-        if p["phase"] not in PHASES:
-            raise SchemaError(f"point {i}: phase {p['phase']!r} not in {PHASES}")
-        if p["dtype"] not in DTYPES:
-            raise SchemaError(f"point {i}: dtype {p['dtype']!r} not in {DTYPES}")
-        if p["status"] == "ok":
-            for k in TIMING_FIELDS:
-                v = p[k]
-                if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                    raise SchemaError(f"point {i}: {k} must be a non-negative number, got {v!r}")
-        elif p["status"] == "skipped" and p["predicted_s"] is None:
-            raise SchemaError(f"point {i}: a skipped point must carry predicted_s")
+        validate_point(p, i)
     return doc

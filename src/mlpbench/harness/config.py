@@ -1,0 +1,181 @@
+"""What a sweep measures: :class:`SweepConfig`, its defaults and its validation.
+
+``validate_config`` checks every field once, at the boundary, with the shared checks
+of :mod:`mlpbench.checks`; a bad field raises an :mod:`mlpbench.errors` class whose
+message names it. The default implementations are the registry's
+(``mlp.IMPLEMENTATIONS``), never a list kept here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlpbench.checks import check_choice, check_penalty, check_positive, check_positive_int
+from mlpbench.errors import InputError, InputTypeError, UsageError
+from mlpbench.harness import schema
+from mlpbench.harness.timing import Policy
+
+GRID = schema.GRID
+SWEEP_AXES = schema.SWEEP_AXES
+
+#: Swept sizes when none are given: (full, quick).
+DEFAULT_SIZES = {
+    "n": ([1, 4, 16, 64, 256, 1024, 4096], [1, 16, 256, 4096]),
+    "d": ([16, 64, 256, 784, 2048], [16, 256, 2048]),
+    "d_h": ([16, 64, 256, 1024, 2048], [16, 256, 2048]),
+}
+#: Per-implementation, per-point time budgets (seconds): (full, quick).
+DEFAULT_BUDGET_S = (20.0, 5.0)
+
+#: Sampling policies: (full, quick). Budgets come from the sweep's budget_s.
+POLICY = Policy(min_sample_s=1e-3, target_s=1.0, min_samples=7, max_samples=200)
+QUICK_POLICY = Policy(min_sample_s=1e-3, target_s=0.25, min_samples=5, max_samples=50)
+
+
+def default_sizes(axis: str, quick: bool = False) -> list[int] | dict[str, list[int]]:
+    """Sizes swept when the user gives none (a mapping for the grid)."""
+    if axis == GRID:
+        return {a: list(DEFAULT_SIZES[a][1]) for a in schema.AXES}
+    return list(DEFAULT_SIZES[axis][1 if quick else 0])
+
+
+def registered_implementations() -> tuple[str, ...]:
+    """Every implementation of mlp's registry, in its display order (the default)."""
+    from mlpbench import mlp
+
+    return tuple(mlp.IMPLEMENTATIONS)
+
+
+@dataclass
+class SweepConfig:
+    """What to sweep. ``sizes`` lists the values of ``axis`` (the others stay at
+    ``base``); for ``axis="grid"`` it maps each of n, d, d_h to its values (an
+    axis left out stays at ``base``). ``None`` fields take their defaults;
+    ``implementations`` defaults to every registered one."""
+
+    axis: str = "n"
+    sizes: Sequence[int] | Mapping[str, Sequence[int]] | None = None
+    base: Mapping[str, int] = field(default_factory=lambda: dict(schema.BASE))
+    implementations: Sequence[str] = field(default_factory=registered_implementations)
+    dtypes: Sequence[str] = ("float64",)
+    phases: Sequence[str] = ("step",)
+    l1: float = 0.0
+    l2: float = 0.0
+    budget_s: float | None = None
+    threads: int | None = None
+    seed: int = 0
+    quick: bool = False
+
+    def resolved_budget(self) -> float:
+        if self.budget_s is not None:
+            return float(self.budget_s)
+        return DEFAULT_BUDGET_S[1 if self.quick else 0]
+
+    def swept_sizes(self) -> dict[str, list[int]]:
+        """The values of n, d and d_h the sweep visits."""
+        sizes = default_sizes(self.axis, self.quick) if self.sizes is None else self.sizes
+        if self.axis == GRID:
+            return {a: list(sizes.get(a, [self.base[a]])) for a in schema.AXES}
+        return {a: (list(sizes) if a == self.axis else [self.base[a]]) for a in schema.AXES}
+
+    def points(self) -> list[dict[str, int]]:
+        """Every (n, d, d_h, m) of the sweep, ordered by growing FLOP count."""
+        s = self.swept_sizes()
+        pts = [{"n": n, "d": d, "d_h": d_h, "m": self.base["m"]}
+               for n, d, d_h in itertools.product(s["n"], s["d"], s["d_h"])]
+        return sorted(pts, key=lambda p: (schema.flops("step", **p), p["n"], p["d"], p["d_h"]))
+
+    def policy(self) -> Policy:
+        base = QUICK_POLICY if self.quick else POLICY
+        return Policy(min_sample_s=base.min_sample_s, target_s=base.target_s,
+                      min_samples=base.min_samples, max_samples=base.max_samples,
+                      budget_s=self.resolved_budget())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result file's ``sweep`` field; ``--resume`` requires it to match."""
+        return {
+            "axis": self.axis, "sizes": self.swept_sizes(), "base": dict(self.base),
+            "implementations": list(self.implementations), "dtypes": list(self.dtypes),
+            "phases": list(self.phases), "l1": float(self.l1), "l2": float(self.l2),
+            "budget_s": self.resolved_budget(), "seed": self.seed, "quick": bool(self.quick),
+            "threads": self.threads,
+        }
+
+
+def _one_of(what: str, values: Sequence[str], allowed: Sequence[str]) -> None:
+    if isinstance(values, str) or not isinstance(values, Sequence) or not list(values):
+        raise UsageError(f"give at least one {what} (a list), from: {', '.join(allowed)}")
+    for v in values:
+        check_choice(what, v, allowed)
+    if len(set(values)) != len(values):
+        raise UsageError(f"{what}s are listed twice: {', '.join(values)}")
+
+
+def available_implementations(extra: Mapping[str, Any] | None = None) -> list[str]:
+    """Names the sweep can time: mlp's registry plus any injected implementations."""
+    return list(dict.fromkeys([*registered_implementations(), *(extra or {})]))
+
+
+def _size(name: str, value: Any) -> int:
+    return check_positive_int(name, value, maximum=schema.MAX_SIZE)
+
+
+def _check_sizes(cfg: SweepConfig) -> None:
+    if cfg.axis == GRID:
+        if not isinstance(cfg.sizes, Mapping) or set(cfg.sizes) - set(schema.AXES):
+            raise UsageError("grid sizes must map some of n, d, d_h to lists of sizes")
+        lists = dict(cfg.sizes)
+    else:
+        if isinstance(cfg.sizes, Mapping | str) or not isinstance(cfg.sizes, Sequence):
+            raise InputTypeError(f"sizes for axis {cfg.axis} must be a list of integers, "
+                                 f"got {type(cfg.sizes).__name__}")
+        lists = {cfg.axis: cfg.sizes}
+    for axis, values in lists.items():
+        if isinstance(values, str) or not isinstance(values, Sequence):
+            raise InputTypeError(f"sizes for {axis} must be a list of integers, "
+                                 f"got {type(values).__name__}")
+        values = list(values)
+        if not values:
+            raise InputError(f"the size list for {axis} is empty; give at least one size")
+        for v in values:
+            _size(f"sizes for {axis}", v)
+        if len(set(values)) != len(values):
+            raise InputError(f"the size list for {axis} repeats a size: {values}")
+
+
+def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) -> SweepConfig:
+    """Check every field once, at the boundary; return ``cfg``.
+
+    Raises InputError / InputTypeError / UsageError (all :mod:`mlpbench.errors`)
+    naming the field and what was expected.
+    """
+    from mlpbench.harness.machine import check_threads
+
+    check_choice("axis", cfg.axis, SWEEP_AXES)
+    if not isinstance(cfg.base, Mapping):
+        raise InputTypeError(f"base must map n, d, d_h, m to sizes, got {type(cfg.base).__name__}")
+    for k in schema.SIZE_KEYS:
+        if k not in cfg.base:
+            raise InputError(f"base lacks {k}; give n, d, d_h and m")
+        _size(f"base {k}", cfg.base[k])
+    if cfg.sizes is not None:
+        _check_sizes(cfg)
+    _one_of("implementation", cfg.implementations, available_implementations(impls))
+    _one_of("dtype", cfg.dtypes, schema.DTYPES)
+    _one_of("phase", cfg.phases, schema.PHASES)
+    for name in ("l1", "l2"):
+        check_penalty(name, getattr(cfg, name))
+    if cfg.budget_s is not None:
+        check_positive("budget (seconds)", cfg.budget_s)
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {cfg.seed!r}")
+    if not isinstance(cfg.quick, bool):
+        raise InputTypeError(f"quick must be true or false, got {cfg.quick!r}")
+    try:
+        check_threads(cfg.threads)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return cfg

@@ -1,0 +1,118 @@
+"""The correctness gate: an implementation is timed only if it agrees with the reference.
+
+At each point the sweep builds one problem (:func:`make_problem`), calls the
+reference (``numpy``) and each implementation once on it (:func:`phase_call`),
+and compares their outputs (:func:`max_rel_err`) against a tolerance that grows
+with the sizes (:func:`gate_rtol`). :func:`check_point` records the verdict in the
+point: an implementation that raises or disagrees is ``failed`` and not timed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+#: The implementation every other one is compared with.
+REFERENCE = "numpy"
+
+#: The gate's floor on the accepted relative error (see gate_rtol).
+GATE_RTOL = {"float64": 1e-9, "float32": 1e-4}
+
+
+def make_problem(n: int, d: int, d_h: int, m: int, dtype: str, seed: int):
+    """Parameters, inputs and labels for one point, normalized by ``mlp.check_inputs``."""
+    from mlpbench import mlp
+
+    rng = np.random.default_rng([seed, n, d, d_h, m])
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.integers(0, m, size=n).astype(np.int64)
+    p = mlp.init_params(d, d_h, m, seed=seed, dtype=np.dtype(dtype))
+    return mlp.check_inputs(p, X, y)
+
+
+def phase_call(impl: Any, phase: str, problem: tuple, l1: float, l2: float) -> Callable[[], Any]:
+    """The callable timed for ``phase``: raw forward, raw backward, or raw loss_and_grad.
+
+    ``backward`` receives the implementation's own forward pass, computed here once.
+    """
+    p, X, y = problem
+    raw, l1, l2 = impl.raw, float(l1), float(l2)
+    if phase == "forward":
+        return lambda: raw.forward(p, X)
+    if phase == "backward":
+        f = raw.forward(p, X)
+        return lambda: raw.backward(p, X, y, f, l1, l2)
+    return lambda: raw.loss_and_grad(p, X, y, l1, l2)
+
+
+def _leaves(out: Any) -> list[np.ndarray]:
+    if isinstance(out, tuple | list):
+        return [leaf for item in out for leaf in _leaves(item)]
+    return [np.asarray(out, dtype=np.float64)]
+
+
+def max_rel_err(out: Any, ref: Any) -> float:
+    """Largest, over the outputs (loss, each array), of ``mlp.max_rel_err``:
+    ``max |out - ref| / max(max |out|, max |ref|)``; inf if ``out`` is not finite.
+
+    Raises ValueError when the outputs differ in structure or shape.
+    """
+    from mlpbench import mlp
+
+    a, b = _leaves(out), _leaves(ref)
+    if len(a) != len(b):
+        raise ValueError(f"returned {len(a)} arrays where {REFERENCE} returns {len(b)}")
+    worst = 0.0
+    for i, (x, r) in enumerate(zip(a, b, strict=True)):
+        if x.shape != r.shape:
+            raise ValueError(f"output {i} has shape {x.shape}, {REFERENCE} gives {r.shape}")
+        if x.size == 0:
+            continue
+        if not np.all(np.isfinite(x)):
+            return math.inf
+        worst = max(worst, mlp.max_rel_err(x, r))
+    return worst
+
+
+def gate_rtol(dtype: str, n: int, d: int, d_h: int, m: int) -> float:
+    """Largest error the gate accepts: mlp's agreement tolerance, floored by GATE_RTOL.
+
+    The floor keeps the gate about catching wrong code, not last-digit differences
+    of summation order at large sizes.
+    """
+    from mlpbench import mlp
+
+    return max(mlp.agreement_rtol(np.dtype(dtype), n, d, d_h, m), GATE_RTOL[dtype])
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as one short line: ``Type: message``."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def check_point(point: dict, out: Any, reference: Any) -> bool:
+    """Compare an implementation's output at ``point`` with the reference's.
+
+    ``reference`` is the reference's output, or the exception it raised. Fills in
+    ``point["max_rel_err"]``, or ``point["reason"]`` when the point is not to be
+    timed; returns whether it passed.
+    """
+    if isinstance(reference, BaseException):
+        point["reason"] = f"no reference: {REFERENCE} raised {error_text(reference)}"
+        return False
+    try:
+        err = max_rel_err(out, reference)
+    except ValueError as exc:
+        point["reason"] = f"output does not match {REFERENCE}: {exc}"
+        return False
+    point["max_rel_err"] = err
+    rtol = gate_rtol(point["dtype"], point["n"], point["d"], point["d_h"], point["m"])
+    if not err <= rtol:
+        point["reason"] = (f"disagrees with {REFERENCE}: max relative error {err:.3g} "
+                           f"> {rtol:.3g}; not timed")
+        return False
+    return True
