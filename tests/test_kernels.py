@@ -3,10 +3,13 @@ their inputs, stay finite over the whole float range and reject bad inputs clear
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from mlpbench import kernels
+from mlpbench.errors import InputError, InputTypeError
 
 IMPLS = kernels.IMPLEMENTATIONS
 DTYPES = (np.float32, np.float64)
@@ -215,6 +218,7 @@ def test_type_error_suggests_a_conversion():
     with pytest.raises(TypeError, match=r"x\.astype\(np\.float64\)") as info:
         kernels.get("numpy").sigmoid(np.arange(3))
     assert "int64" in str(info.value) or "int32" in str(info.value)
+    assert isinstance(info.value, InputTypeError)  # the project's error, still a TypeError
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -225,13 +229,26 @@ def test_rowwise_rejects_0d(impl, name):
 
 
 def test_get_unknown_implementation():
-    with pytest.raises(ValueError, match="'loops', 'numpy', 'numba'"):
+    with pytest.raises(InputError, match="'loops', 'numpy', 'numba'"):
         kernels.get("cuda")
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_every_implementation_defines_every_name(impl):
-    module = kernels.get(impl)
-    missing = [n for n in kernels.NAMES if not callable(getattr(module, n, None))]
+    k = kernels.get(impl)
+    assert kernels.get(impl) is k  # built once per implementation
+    missing = [n for n in kernels.NAMES if not callable(getattr(k, n, None))]
     assert missing == []
-    assert sorted(module.__all__) == sorted(kernels.NAMES)
+    raw_missing = [n for n in kernels.NAMES if not callable(getattr(k.raw, n, None))]
+    assert raw_missing == []
+    assert sorted(k.raw.__all__) == sorted([*kernels.NAMES, "elementwise"])
+
+
+@pytest.mark.parametrize("name", kernels.NAMES)
+def test_public_face_is_written_once(name):
+    """One docstring, naming the spec item, shared by every implementation."""
+    docs = {getattr(kernels.get(impl), name).__doc__ for impl in IMPLS}
+    assert len(docs) == 1
+    doc = docs.pop()
+    assert re.search(r"\b[12]\.#\d", doc), f"{name}: no spec item in its docstring"
+    assert getattr(kernels.get("numpy"), name).__name__ == name

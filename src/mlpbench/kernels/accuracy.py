@@ -13,6 +13,8 @@ import mpmath
 import numpy as np
 
 from mlpbench import kernels
+from mlpbench.checks import FLOAT_DTYPES
+from mlpbench.errors import InputError, InputTypeError
 
 __all__ = [
     "ELEMENTWISE",
@@ -52,8 +54,8 @@ _DENSE_LIMIT = {"float64": 745.0, "float32": 104.0}
 
 def _dtype(dtype) -> np.dtype:
     dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    if dt not in FLOAT_DTYPES:
+        raise InputTypeError(f"dtype must be float32 or float64, got {dt}")
     return dt
 
 
@@ -95,7 +97,7 @@ def grid(dtype="float64", n_points: int = 2001) -> np.ndarray:
     """
     dt = _dtype(dtype)
     if n_points < 2:
-        raise ValueError(f"n_points must be at least 2, got {n_points}")
+        raise InputError(f"n_points must be at least 2, got {n_points}")
     return _grid(dt.name, int(n_points))
 
 
@@ -116,7 +118,7 @@ def exact(name: str, value: float) -> mpmath.mpf:
     """The value of kernel ``name`` at the float ``value``, as an mpmath number with
     ``DIGITS`` significant digits (its definition, not the kernels' stable form)."""
     if name not in _MP_FUNCTIONS:
-        raise ValueError(f"no mpmath reference for {name!r}; expected one of {ELEMENTWISE}")
+        raise InputError(f"no mpmath reference for {name!r}; expected one of {ELEMENTWISE}")
     with mpmath.workdps(DIGITS):
         return _MP_FUNCTIONS[name](mpmath.mpf(float(value)))
 
@@ -160,7 +162,7 @@ def ulp_error(computed, reference) -> np.ndarray:
     computed = np.asarray(computed)
     reference = np.asarray(reference)
     if computed.dtype != reference.dtype:
-        raise TypeError(
+        raise InputTypeError(
             f"computed and reference must have the same dtype, got {computed.dtype} "
             f"and {reference.dtype}"
         )
