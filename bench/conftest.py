@@ -7,7 +7,7 @@
 import pytest
 
 from mlpbench.harness import machine
-from mlpbench.harness.sweep import REFERENCE, make_problem, phase_call
+from mlpbench.harness.gate import REFERENCE, make_problem, phase_call
 
 
 @pytest.hookimpl(tryfirst=True)

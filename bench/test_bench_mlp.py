@@ -1,4 +1,8 @@
-"""pytest-benchmark cases: one step (loss_and_grad) per implementation and size.
+"""pytest-benchmark cases: one step (loss_and_grad) per registered implementation and size.
+
+Every implementation of ``mlp.IMPLEMENTATIONS`` is timed (the peers where installed),
+read from the registry when the suite is collected, so a new implementation is timed
+without an edit here.
 
 Grouped by size (``benchmark.group``) so each table compares implementations at
 one point; ``extra_info`` carries n, d, d_h, m and the FLOP count. The raw
@@ -12,13 +16,13 @@ import pytest
 
 from mlpbench import mlp
 from mlpbench.harness import schema
-from mlpbench.harness.sweep import gate_rtol, max_rel_err, phase_call
+from mlpbench.harness.gate import gate_rtol, max_rel_err, phase_call
 
-#: name -> (n, d, d_h, m). The pure-Python loops run only at the sizes in LOOPS_SIZES.
+#: name -> (n, d, d_h, m).
 SIZES = {"tiny": (4, 16, 8, 3), "small": (64, 784, 128, 10), "base": (1024, 784, 256, 10)}
+#: Sizes of the pure-Python loops, which take seconds a step beyond the tiny one.
 LOOPS_SIZES = ("tiny",)
-IMPLEMENTATIONS = [name for name in ("loops", "numpy", "numba") if name in mlp.IMPLEMENTATIONS]
-CASES = [(impl, size) for size in SIZES for impl in IMPLEMENTATIONS
+CASES = [(impl, size) for size in SIZES for impl in mlp.IMPLEMENTATIONS
          if impl != "loops" or size in LOOPS_SIZES]
 
 

@@ -14,9 +14,10 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from mlpbench.cli import main
+from mlpbench.commands import main
 from mlpbench.harness import schema
-from mlpbench.report import analysis, build, figures, inputs
+from mlpbench.harness.results import load_all
+from mlpbench.report import analysis, build, figures
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RESULTS = [FIXTURES / f"results_{a}.json" for a in ("n", "d", "d_h")]
@@ -50,7 +51,7 @@ def assert_drawn(path: Path, size: tuple[int, int]) -> None:
 
 @pytest.fixture(scope="module")
 def docs():
-    return inputs.load_all(RESULTS)
+    return load_all(RESULTS)
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +256,7 @@ def _write(tmp_path, name, text):
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "does not exist"),
-    ("not_json", "is not JSON"),
+    ("not_json", "JSON"),
     ("other_version", "schema version 99 is not supported"),
     ("other_schema", "not an mlpbench result file"),
     ("empty", "holds no measured points"),

@@ -10,13 +10,11 @@ import math
 from dataclasses import dataclass, field
 
 from mlpbench.harness import schema
+from mlpbench.mlp import registry
 
 #: Theoretical exponent of the step's cost in each axis, the others held fixed
 #: (``4·n·d·d_h + 6·n·d_h·m`` is linear in each of n, d and d_h).
 THEORY_EXPONENT = {"n": 1.0, "d": 1.0, "d_h": 1.0}
-
-#: Order in which implementations are listed and coloured.
-IMPL_ORDER = ("loops", "numpy", "numba")
 
 #: Relative difference below which the summary calls two implementations on par.
 PAR = 0.05
@@ -26,7 +24,8 @@ MIN_FIT_POINTS = 3
 
 
 def impl_sort_key(name: str) -> tuple:
-    return (IMPL_ORDER.index(name) if name in IMPL_ORDER else len(IMPL_ORDER), name)
+    """Sorts implementation names in the registry's display order (unregistered last)."""
+    return registry.sort_key(name)
 
 
 @dataclass

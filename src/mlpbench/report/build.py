@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlpbench.atomic import write_text
 from mlpbench.report import analysis
-from mlpbench.report._files import write_text
 from mlpbench.report.analysis import fmt_size, fmt_time
 from mlpbench.report.document import Section, Table, render_html, render_md
 
@@ -296,7 +296,10 @@ def _compile_section(docs: list[dict], out: Path, rep: Report, formats) -> Secti
         "at the point where compiling pays off soonest (or at the base point if it never "
         "does); the table gives every measured point. mlpbench's kernels cache their machine "
         "code on disk, so a first call in a later process mostly loads it: expect the full "
-        "compile time (seconds) only after a change of code or numba version."],
+        "compile time (seconds) only after a change of code or numba version. Cold starts "
+        "are measured for every implementation the registry marks as JIT-compiled; one "
+        "that keeps no on-disk cache (JAX, unless its compilation cache is configured) "
+        "compiles again in the second process."],
         figure=png, tables=tables)
 
 

@@ -15,30 +15,28 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
+from mlpbench.atomic import write_atomic
+from mlpbench.mlp import registry
 from mlpbench.report import analysis
-from mlpbench.report._files import write_atomic
 
 PANEL_W, PANEL_H, DPI = 6.4, 5.6, 100
 
 #: Files written per figure; the PNG is always written (the HTML report embeds it).
 FORMATS = ("png", "svg")
 
-COLORS = {"loops": "#2ca02c", "numpy": "#1f77b4", "numba": "#d62728",
-          "numba-loops": "#ff7f0e", "torch": "#9467bd", "torch-autograd": "#8c564b",
-          "jax": "#17becf"}
-MARKERS = {"loops": "s", "numpy": "o", "numba": "^", "numba-loops": "v", "torch": "D",
-           "torch-autograd": "d", "jax": "P"}
-#: Colours for implementations not named above (registered by a user), in turn.
-_SPARE = ("#e377c2", "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78")
 #: Crossovers are marked for these only: one vertical line per crossing stays readable.
 CROSSOVER_IMPLS = ("numba",)
 AXIS_LABEL = {"n": "batch size n", "d": "input size d", "d_h": "hidden size d_h"}
 
 
 def color(impl: str) -> str:
-    if impl not in COLORS:
-        COLORS[impl] = _SPARE[(len(COLORS) - 7) % len(_SPARE)]
-    return COLORS[impl]
+    """The implementation's colour, from the registry (every figure draws it so)."""
+    return registry.colour(impl)
+
+
+def marker(impl: str) -> str:
+    """The implementation's marker, from the registry."""
+    return registry.marker(impl)
 
 
 def size_px(panels: int, height: float = PANEL_H) -> tuple[int, int]:
@@ -135,7 +133,7 @@ def draw_scaling(axis: str, series: dict, fitted: dict, out: Path, name: str,
         for (dt, impl), s in series.items():
             if dt != dtype:
                 continue
-            c, mk = color(impl), MARKERS.get(impl, "o")
+            c, mk = color(impl), marker(impl)
             f = fitted.get((dt, impl))
             label = f"{impl}: exponent {f.text()} (theory {theory:g})" if f else \
                 f"{impl}: too few points to fit"
@@ -182,7 +180,7 @@ def draw_speedup(axis: str, speedups: dict, out: Path, name: str, formats=FORMAT
             if dt != dtype:
                 continue
             c = color(impl)
-            ax.plot(sp.sizes, sp.ratio, marker=MARKERS.get(impl, "o"), color=c, ms=5,
+            ax.plot(sp.sizes, sp.ratio, marker=marker(impl), color=c, ms=5,
                     label=f"{impl}: {min(sp.ratio):.3g}–{max(sp.ratio):.3g}× numpy's speed")
             if impl in CROSSOVER_IMPLS:
                 crossings.extend((cr, c) for cr in sp.crossovers)
@@ -224,7 +222,7 @@ def draw_throughput(axis: str, series: dict, ceilings: dict, out: Path, name: st
             label = f"{impl}"
             if peak:
                 label += f": {100 * g[-1] / peak[0]:.3g}% of peak at {axis}={s.sizes[-1]:,}"
-            ax.plot(s.sizes, g, marker=MARKERS.get(impl, "o"), color=color(impl), ms=5,
+            ax.plot(s.sizes, g, marker=marker(impl), color=color(impl), ms=5,
                     label=label)
         if peak:
             th = "thread" if peak[1] == 1 else "threads"

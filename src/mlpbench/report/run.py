@@ -1,7 +1,8 @@
 """``mlpbench run``: measure the ceilings, sweep n, d and d_h, and write a full report.
 
-The main job for a new user: a quick peak, three quick sweeps of the three
-implementations (one result file per axis), the accuracy table, then the report.
+The main job for a new user: a quick peak, one quick sweep per axis of every registered
+implementation (one result file each), forward and backward at the base point, cold
+starts of the JIT-compiled ones, the accuracy table, then the report.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlpbench.atomic import write_text
+from mlpbench.files import prepare_out_dir
 from mlpbench.harness import schema
-from mlpbench.report._files import prepare_out_dir, write_text
+from mlpbench.mlp import registry
 
 #: Sizes of each quick sweep (the other two axes stay at the base point).
 QUICK_SIZES = {"n": [1, 4, 16, 64, 256, 1024, 4096], "d": [16, 64, 256, 784, 2048],
@@ -33,9 +36,6 @@ DEFAULT_THREADS = 1
 TINY_BASE = {"n": 16, "d": 12, "d_h": 8, "m": 3}
 TINY_SIZES = {"n": [1, 4, 16], "d": [4, 12, 24], "d_h": [4, 8, 16]}
 TINY_BUDGET_S = 0.05
-#: Implementations whose first call compiles (numba): their compile and cached
-#: first-call times are measured in new processes.
-JIT_IMPLEMENTATIONS = ("numba", "numba-loops")
 
 
 def default_out(now: datetime.datetime | None = None, host: str | None = None) -> Path:
@@ -50,7 +50,9 @@ class RunPlan:
     out: Path
     sizes: Mapping[str, Sequence[int]] = field(default_factory=lambda: dict(QUICK_SIZES))
     base: Mapping[str, int] = field(default_factory=lambda: dict(schema.BASE))
-    implementations: Sequence[str] = ("loops", "numpy", "numba")
+    #: Default: every registered implementation (mlp.IMPLEMENTATIONS, peers included
+    #: where installed), in display order.
+    implementations: Sequence[str] = field(default_factory=lambda: registry.IMPLEMENTATIONS)
     dtypes: Sequence[str] = ("float64",)
     budget_s: float = QUICK_BUDGET_S
     threads: int | None = DEFAULT_THREADS
@@ -69,9 +71,9 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
     """Run every stage of :class:`RunPlan`; return the :class:`build.Report`."""
     from mlpbench.harness.coldstart import measure_all
     from mlpbench.harness.peak import format_peak, measure_peak
-    from mlpbench.harness.results import write_json_atomic
+    from mlpbench.harness.results import load_all, write_json_atomic
     from mlpbench.harness.sweep import SweepConfig, run_sweep
-    from mlpbench.report import build, inputs
+    from mlpbench.report import build
 
     out = prepare_out_dir(plan.out, plan.force)
     total = 2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics) + bool(plan.coldstart)
@@ -101,16 +103,18 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
         run_sweep(cfg, out / name, progress=plan.progress, peak=peak, force=plan.force)
         paths.append(out / name)
         stage += 1
-    jitted = [name for name in plan.implementations if name in JIT_IMPLEMENTATIONS]
+    # Implementations whose first call compiles: their compile and cached first-call
+    # times are measured in new processes.
+    jitted = [name for name in plan.implementations if registry.is_jit(name)]
     if plan.coldstart and jitted:
         _stage(stage, total, f"measuring compile and cached first-call times of "
                f"{', '.join(jitted)} in new processes", echo)
         phases_path = out / "results_phases.json"
-        doc = inputs.load_all([phases_path])[0]
+        doc = load_all([phases_path])[0]
         doc["coldstart"] = measure_all(jitted, plan.dtypes, plan.base)
         write_json_atomic(phases_path, doc)
     stage += plan.coldstart
-    docs = inputs.load_all(paths)
+    docs = load_all(paths)
     numerics, why = None, "skipped (--no-numerics)"
     if plan.numerics:
         _stage(stage, total, "computing worst ulp errors against mpmath", echo)

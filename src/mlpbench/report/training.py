@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from mlpbench.atomic import write_atomic
+from mlpbench.mlp import registry
 
-#: Lines of the three splits, the same in every figure.
+#: Lines of the three splits, the same in every figure (implementations take their
+#: colours from mlp.registry, the same as in the benchmark figures).
 SPLIT_STYLE = {
     "train": {"label": "train", "color": "tab:blue", "linestyle": "-"},
     "val": {"label": "validation", "color": "tab:orange", "linestyle": "--"},
     "test": {"label": "test", "color": "tab:green", "linestyle": ":"},
 }
-IMPL_COLORS = {"loops": "tab:red", "numpy": "tab:blue", "numba": "tab:green"}
 #: Highest loss drawn; a diverging run's larger (finite) losses fall off the axis.
 LOSS_AXIS_MAX = 1e12
 
@@ -221,7 +222,7 @@ def plot_epoch_times(rows: Sequence[dict], path, *, title: str = "", note: str =
     extrapolated bars are hatched and labelled with a ``~``.
     """
     plt = _pyplot()
-    impls = list(dict.fromkeys(r["impl"] for r in rows))
+    impls = sorted({r["impl"] for r in rows}, key=registry.sort_key)
     batches = sorted({r["batch"] for r in rows})
     width = 0.8 / max(len(impls), 1)
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -232,7 +233,7 @@ def plot_epoch_times(rows: Sequence[dict], path, *, title: str = "", note: str =
                 continue
             r = match[0]
             x = j + (i - (len(impls) - 1) / 2) * width
-            ax.bar(x, r["seconds"], width * 0.95, color=IMPL_COLORS.get(impl, f"C{i}"),
+            ax.bar(x, r["seconds"], width * 0.95, color=registry.colour(impl),
                    hatch="//" if r["extrapolated"] else None, edgecolor="k", linewidth=0.5)
             text = _seconds_text(r["seconds"])
             ax.annotate(("~" if r["extrapolated"] else "") + text, (x, r["seconds"]),
@@ -245,7 +246,7 @@ def plot_epoch_times(rows: Sequence[dict], path, *, title: str = "", note: str =
     ax.grid(True, axis="y", alpha=0.3, which="both")
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=IMPL_COLORS.get(impl, f"C{i}"), edgecolor="k", linewidth=0.5)
+    handles = [Patch(facecolor=registry.colour(impl), edgecolor="k", linewidth=0.5)
                for i, impl in enumerate(impls)]
     labels = list(impls)
     if any(r["extrapolated"] for r in rows):
