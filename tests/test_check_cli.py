@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlpbench import mlp
-from mlpbench.cli import main
+from mlpbench.commands import main
 from mlpbench.mlp import impl_numba
 
 SMALL = ["--shape", "1", "1", "1", "2", "--shape", "4", "3", "5", "3", "--problems", "1"]

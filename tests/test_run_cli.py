@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 
-from mlpbench.cli import main
+from mlpbench.commands import main
 from mlpbench.harness import schema
 from mlpbench.report import run
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from mlpbench.cli import main
+from mlpbench.commands import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -112,21 +112,27 @@ def test_time_epochs_writes_table_and_figure(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--data", "mnist"], "unknown data set 'mnist'"),
     (["--impl", "fortran"], "unknown implementation 'fortran'"),
-    (["--lr", "0"], "--lr must be a number > 0"),
-    (["--lr", "-0.1"], "--lr must be a number > 0"),
+    (["--lr", "0"], "--lr must be a finite number > 0"),
+    (["--lr", "-0.1"], "--lr must be a finite number > 0"),
+    (["--lr", "nan"], "--lr must be a finite number > 0"),
     (["--epochs", "0"], "--epochs must be a positive integer"),
     (["--batch", "0"], "--batch must be a positive integer or 'full'"),
     (["--batch", "many"], "--batch must be a positive integer or 'full'"),
     (["--batch", "10000"], "larger than the training set"),
     (["--hidden", "-3"], "--hidden must be a positive integer"),
-    (["--l2", "-1"], "--l2 must be a number >= 0"),
-    (["--patience", "0"], "--patience must be a positive number"),
+    (["--l2", "-1"], "--l2 must be a finite number >= 0"),
+    (["--patience", "0"], "--patience must be a positive integer"),
+    (["--seed", "-1"], "--seed must be an integer >= 0"),
+    (["--data", "moons", "--noise", "1e308"], "noise must be between 0 and 1000"),
+    (["--data", "moons", "--noise", "inf"], "noise must be a finite number"),
+    (["--data", "moons", "--noise", "-0.1"], "noise must be between 0"),
     (["--data", "moons", "--n", "3"], "--n must be at least 10"),
     (["--data", "moons", "--d", "3"], "--d applies to blobs only"),
     (["--data", "digits", "--n", "100"], "--n does not apply to digits"),
     (["--dtype", "float16"], "--dtype must be float32 or float64"),
     (["--sheet", "--data", "digits"], "--sheet draws decision regions on two moons"),
     (["--time-epochs", "--batch", "4"], "drop --batch"),
+    (["--time-epochs", "--budget", "0"], "--budget must be a finite number > 0"),
 ])
 def test_bad_input_is_one_clear_line(argv, message, tmp_path, capsys):
     status = main(["train", "--data", "moons", "--out", str(tmp_path / "x"), *argv]
@@ -138,3 +144,72 @@ def test_bad_input_is_one_clear_line(argv, message, tmp_path, capsys):
     assert err.startswith("mlpbench train: error: ") and message in err
     assert "\n" not in err
     assert not (tmp_path / "x" / "history.csv").exists()
+
+
+def _tiny_moons(out, *extra):
+    return main(["train", "--data", "moons", "--n", "40", "--impl", "numpy", "--hidden", "3",
+                 "--epochs", "1", "--batch", "full", "--no-progress", "--out", str(out), *extra])
+
+
+def test_a_used_folder_needs_force_which_removes_only_what_train_wrote(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _tiny_moons(out) == 0
+    manifest = json.loads((out / ".mlpbench-train.json").read_text())
+    assert set(manifest["files"]) == {"history.csv", "history.json", "params.npz",
+                                      "curves.png", "regions.png"}
+    (out / "notes.txt").write_text("mine")
+    (out / "keep.png").write_text("mine too")
+    capsys.readouterr()
+
+    # Without --force: refused before training, nothing touched.
+    before = (out / "history.json").read_bytes()
+    assert _tiny_moons(out) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mlpbench train: error: ") and "--force" in err and "\n" not in err
+    assert (out / "history.json").read_bytes() == before
+
+    # With --force, into the same folder with 5-D blobs: no regions.png may stay behind.
+    status = main(["train", "--data", "blobs", "--n", "40", "--d", "5", "--impl", "numpy",
+                   "--hidden", "3", "--epochs", "1", "--batch", "full", "--no-progress",
+                   "--out", str(out), "--force"])
+    assert status == 0
+    assert not (out / "regions.png").exists()
+    assert _is_png(out / "curves.png")
+    assert json.loads((out / "history.json").read_text())["data"]["name"] == "blobs"
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "keep.png").read_text() == "mine too"
+    assert "regions.png" not in json.loads((out / ".mlpbench-train.json").read_text())["files"]
+
+
+def test_force_without_manifest_removes_only_train_file_names(tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "regions.png").write_bytes(b"stale")  # from a train of an older mlpbench
+    (out / "mine.csv").write_text("x")
+    (out / "sheet.png").mkdir()  # a folder with a train file's name is not train's
+    status = main(["train", "--data", "blobs", "--n", "40", "--d", "5", "--impl", "numpy",
+                   "--hidden", "3", "--epochs", "1", "--batch", "full", "--no-progress",
+                   "--out", str(out), "--force"])
+    assert status == 0
+    assert not (out / "regions.png").exists()
+    assert (out / "mine.csv").read_text() == "x" and (out / "sheet.png").is_dir()
+
+
+def test_manifest_cannot_reach_outside_the_folder(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (out / ".mlpbench-train.json").write_text(json.dumps(
+        {"schema": "mlpbench.train-files", "files": ["../victim.txt", str(victim)]}))
+    assert _tiny_moons(out, "--force") == 0
+    assert victim.read_text() == "keep"
+
+
+def test_out_under_a_file_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert _tiny_moons(blocker / "run") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mlpbench train: error: ") and str(blocker) in err
+    assert len(err.splitlines()) == 1 and blocker.read_text() == "x"

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlpbench.checks import check_finite
+from mlpbench.errors import InputError, InputTypeError, MlpbenchError
+
 #: Names accepted by :func:`load`.
 DATASETS = ("moons", "digits", "blobs")
 
@@ -19,12 +22,16 @@ DATASETS = ("moons", "digits", "blobs")
 VAL_FRACTION = 0.2
 TEST_FRACTION = 0.2
 
+#: Largest moons noise accepted: the moons span about 3 × 1.5, so beyond this the data
+#: are noise alone, and much beyond it the noise overflows float64 (or its variance does).
+MAX_NOISE = 1e3
+
 #: A feature whose training standard deviation is below this is treated as
 #: constant: it is centred but not scaled (no division by zero).
 CONSTANT_STD = 1e-12
 
 
-class MissingDependency(ImportError):
+class MissingDependency(MlpbenchError, ImportError):
     """An optional package a data set needs is not installed."""
 
 
@@ -72,8 +79,10 @@ def make_moons(n: int = 600, noise: float = 0.2, seed: int = 0) -> tuple[np.ndar
     is added to both coordinates. Returns ``X`` (n×2 float64), ``y`` (n int64).
     """
     _check_count("n", n, 2)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    noise = check_finite("noise", noise)
+    if not 0 <= noise <= MAX_NOISE:
+        raise InputError(f"noise must be between 0 and {MAX_NOISE:g} (the moons span about "
+                         f"3 x 1.5), got {noise:g}")
     rng = np.random.default_rng(seed)
     y = np.arange(n, dtype=np.int64) % 2
     t = rng.uniform(0.0, np.pi, size=n)
@@ -97,7 +106,7 @@ def make_blobs(n: int = 1000, d: int = 2, m: int = 3, seed: int = 0,
     _check_count("d", d, 1)
     _check_count("m", m, 2)
     if not (np.isfinite(spread) and spread > 0):
-        raise ValueError(f"spread must be a finite number > 0, got {spread!r}")
+        raise InputError(f"spread must be a finite number > 0, got {spread!r}")
     rng = np.random.default_rng(seed)
     centres = 3.0 * rng.standard_normal((m, d))
     y = rng.permutation(np.arange(n, dtype=np.int64) % m)
@@ -126,7 +135,7 @@ def split(y: np.ndarray, val: float = VAL_FRACTION, test: float = TEST_FRACTION,
     """
     y = np.asarray(y)
     if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
-        raise ValueError(f"val and test must be fractions in (0, 1) with val + test < 1, "
+        raise InputError(f"val and test must be fractions in (0, 1) with val + test < 1, "
                          f"got val={val!r}, test={test!r}")
     rng = np.random.default_rng(seed)
     parts: tuple[list, list, list] = ([], [], [])
@@ -138,7 +147,7 @@ def split(y: np.ndarray, val: float = VAL_FRACTION, test: float = TEST_FRACTION,
     out = tuple(rng.permutation(np.concatenate(p)) for p in parts)
     for name, idx in zip(("train", "validation", "test"), out, strict=True):
         if idx.size == 0:
-            raise ValueError(f"the {name} split is empty: {y.size} examples are too few "
+            raise InputError(f"the {name} split is empty: {y.size} examples are too few "
                              f"for fractions val={val}, test={test}")
     return out
 
@@ -163,7 +172,7 @@ def load(name: str, *, n: int | None = None, d: int = 2, m: int = 3, noise: floa
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        raise InputTypeError(f"dtype must be float32 or float64, got {dtype}")
     if name == "moons":
         X, y = make_moons(600 if n is None else n, noise=noise, seed=seed)
         n_classes = 2
@@ -172,12 +181,12 @@ def load(name: str, *, n: int | None = None, d: int = 2, m: int = 3, noise: floa
         n_classes = m
     elif name == "digits":
         if n is not None:
-            raise ValueError("the digits data set has a fixed size (1797 examples); "
+            raise InputError("the digits data set has a fixed size (1797 examples); "
                              "do not pass n")
         X, y = load_digits()
         n_classes = 10
     else:
-        raise ValueError(f"unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
+        raise InputError(f"unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
     i_train, i_val, i_test = split(y, val=val, test=test, seed=seed)
     mean, scale = standardize(X[i_train])
 
@@ -192,4 +201,4 @@ def load(name: str, *, n: int | None = None, d: int = 2, m: int = 3, noise: floa
 
 def _check_count(name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -1,0 +1,153 @@
+"""``mlpbench bench``: time the implementations over a sweep of sizes, or print the tables
+of existing result files (``--table``). The sweep itself is :func:`harness.sweep.run_sweep`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from mlpbench.commands import common
+from mlpbench.errors import UsageError
+
+GRID = "grid"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench", help="time the implementations over a sweep of sizes",
+        description="Time the implementations over a range of n, d or d_h (or a grid) and "
+                    "write one JSON result file. Each implementation is checked against "
+                    "numpy before it is timed; points predicted to exceed the budget are "
+                    "skipped. Exit status 1 if an implementation failed that check.")
+    p.add_argument("--vary", default="n", metavar="AXIS",
+                   help="axis to sweep: n, d, d_h, or grid (default: n)")
+    common.add_int_list(p, "--sizes",
+                        help=f"sizes of the swept axis, {common.LIST_FORMS}, e.g. 1,16,256 "
+                             "(default: a built-in list)")
+    for axis, flag in (("n", "--n"), ("d", "--d"), ("d_h", "--d-h")):
+        common.add_int_list(p, flag, dest=axis, metavar="N",
+                            help=f"fixed {axis} (default: base value); with --vary grid, "
+                                 "a list of sizes")
+    p.add_argument("--m", type=int, default=10, help="number of classes (default: 10)")
+    common.add_impl(p)
+    common.add_dtypes(p)
+    p.add_argument("--phase", action=common.ListAction, metavar="LIST", default=None,
+                   help=f"forward, backward, step (= loss_and_grad), {common.LIST_FORMS} "
+                        "(default: step)")
+    common.add_threads(p, default=None, default_text="1, steady on a shared machine")
+    p.add_argument("--l1", type=float, default=0.0, help="L1 penalty (default: 0, off)")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty (default: 0, off)")
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="time allowed per implementation and point (default: 20, quick: 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true",
+                   help="fewer sizes, fewer samples, smaller budget (about a minute)")
+    common.add_out_file(p, help="result file (default: results/bench-AXIS-TIME.json)",
+                        force_help="overwrite an existing result file")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the sweep in FILE, keeping its finished points")
+    p.add_argument("--peak", type=Path, metavar="FILE",
+                   help="copy the ceilings measured by `mlpbench peak` into the file")
+    p.add_argument("--speedup", action="store_true",
+                   help="after the sweep, print its tables (as --table does)")
+    p.add_argument("--table", type=Path, nargs="+", metavar="FILE",
+                   help="print the tables of existing result files (times, speed-ups "
+                        "over numpy, geometric means, %% of GEMM peak) and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def sweep_config(args):
+    """The :class:`harness.sweep.SweepConfig` the options describe (not yet validated)."""
+    from mlpbench.harness.schema import BASE
+    from mlpbench.harness.sweep import SweepConfig
+
+    base = dict(BASE, m=args.m)
+    grid = {}
+    for axis in ("n", "d", "d_h"):
+        flag = "--" + axis.replace("_", "-")
+        values = getattr(args, axis)
+        if values is None:
+            continue
+        if args.vary == GRID:
+            grid[axis] = values
+        elif axis == args.vary:
+            raise UsageError(f"{flag} fixes {axis}, which --vary {axis} sweeps; "
+                             "give its sizes with --sizes")
+        elif len(values) != 1:
+            raise UsageError(f"{flag} takes one value unless --vary grid")
+        else:
+            base[axis] = values[0]
+    if args.vary == GRID:
+        if args.sizes is not None:
+            raise UsageError("--vary grid takes its sizes from --n, --d and --d-h, not --sizes")
+        sizes = grid or None
+    else:
+        sizes = args.sizes
+    return SweepConfig(axis=args.vary, sizes=sizes, base=base,
+                       implementations=common.implementations(args.impl),
+                       dtypes=tuple(args.dtype or ["float64"]),
+                       phases=tuple(args.phase or ["step"]), l1=args.l1, l2=args.l2,
+                       budget_s=args.budget, threads=common.resolve_threads(args.threads),
+                       seed=args.seed, quick=args.quick)
+
+
+def run(args) -> int:
+    from mlpbench.harness.peak import load_peak
+    from mlpbench.harness.results import load_results
+    from mlpbench.harness.sweep import run_sweep, validate_config
+
+    if args.table is not None:
+        for i, path in enumerate(args.table):
+            print(f"{'' if i == 0 else chr(10)}== {path}")
+            print_tables(load_results(path, need_points=True))
+        return 0
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs -o FILE, the result file to continue")
+    cfg = validate_config(sweep_config(args))
+    peak = load_peak(args.peak) if args.peak is not None else None
+    _warn_if_busy(cfg.threads)
+    out = args.out or Path("results") / (
+        f"bench-{cfg.axis}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    args.interrupt_note = (f"finished points are in {out} "
+                           f"(continue with --resume -o {out})")
+    doc = run_sweep(cfg, out, resume=args.resume, progress=not args.no_progress,
+                    peak=peak, force=args.force)
+    args.interrupt_note = None
+    counts = {s: sum(p["status"] == s for p in doc["points"]) for s in ("ok", "skipped", "failed")}
+    print(f"wrote {out}: {counts['ok']} timed, {counts['skipped']} skipped, "
+          f"{counts['failed']} failed")
+    for p in doc["points"]:
+        if p["status"] == "failed":
+            print(f"  FAILED {p['impl']} {p['dtype']} {p['phase']} n={p['n']} d={p['d']} "
+                  f"d_h={p['d_h']}: {p['reason']}")
+    if args.speedup:
+        print_tables(doc)
+    return 1 if counts["failed"] else 0
+
+
+def print_tables(doc) -> None:
+    """The speed-up, summary and cold-start tables of one result document."""
+    from mlpbench.harness.tables import cold_table, speedup_table, summary_table
+
+    print(speedup_table(doc))
+    print()
+    print(summary_table(doc))
+    print()
+    print(cold_table(doc))
+
+
+def _warn_if_busy(threads: int | None) -> None:
+    import os
+
+    from mlpbench.harness.machine import check_threads, cpu_count
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 1.0 and check_threads(threads) > 1:
+        print(f"mlpbench bench: note: load average {load:.1f} on {cpu_count()} cores; "
+              "multithreaded BLAS slows down badly next to other processes "
+              "(--threads 1 gives steadier figures)", file=sys.stderr)

@@ -1,0 +1,54 @@
+"""``mlpbench compare``: NEW/BASE per point with a noise-aware verdict
+(:mod:`mlpbench.report.compare`); exit 1 if anything got slower."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from mlpbench.commands import common
+from mlpbench.errors import UsageError
+
+
+def register(subparsers) -> None:
+    from mlpbench.report import compare as consts
+
+    p = subparsers.add_parser(
+        "compare", help="NEW/BASE per point with a noise-aware verdict; exit 1 if slower",
+        description="Compare two result files point by point. " + consts.RULE
+                    + " Exit status: 0 if nothing got slower, 1 if something did, 2 on "
+                      "bad input.")
+    p.add_argument("base", type=Path, metavar="BASE.json")
+    p.add_argument("new", type=Path, metavar="NEW.json")
+    p.add_argument("--threshold", type=float, default=consts.DEFAULT_THRESHOLD,
+                   help="relative change below which nothing is flagged "
+                        f"(default: {consts.DEFAULT_THRESHOLD:g})")
+    common.add_out_dir(p, help="also write compare.png, compare.svg and compare.md there",
+                       force_help="write into a non-empty --out, replacing a previous "
+                                  "comparison there (other files stay)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from mlpbench.files import prepare_out_dir, write_text
+    from mlpbench.harness.results import load_results
+    from mlpbench.report import compare
+
+    if not (math.isfinite(args.threshold) and args.threshold >= 0):
+        raise UsageError(f"--threshold must be a finite number >= 0, got {args.threshold}")
+    base = load_results(args.base, need_points=True)
+    new = load_results(args.new, need_points=True)
+    out = prepare_out_dir(args.out, args.force) if args.out else None
+    result = compare.compare(base, new, args.threshold)
+    print(compare.format_table(result))
+    print()
+    for line in compare.summary_lines(result):
+        print(line)
+    if (base.get("machine") or {}).get("hostname") != (new.get("machine") or {}).get("hostname"):
+        print("note: the two files come from different hosts; ratios compare machines too.")
+    if out is not None:
+        png = compare.draw(result, out)
+        write_text(out / "compare.md",
+                   compare.markdown(result, str(args.base), str(args.new), png))
+        print(f"figure: {png}")
+    return 1 if result.any_slower else 0
