@@ -55,7 +55,7 @@ from mlpbench.harness.machine import available_memory_bytes, cpu_count
 from mlpbench.harness.results import load_results, now_iso
 from mlpbench.harness.timing import Policy, measure_interleaved, time_once
 
-__all__ = ["new_point", "run_sweep", "SweepConfig", "validate_config"]
+__all__ = ["measure_size", "new_point", "run_sweep", "SweepConfig", "validate_config"]
 
 
 def new_point(impl: str, dtype: str, phase: str, pt: Mapping[str, int], l1: float,
@@ -207,13 +207,8 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
 
     done = {schema.point_key(p) for p in doc["points"]}
     resolved = _resolve(cfg.implementations, impls)
-    policy = cfg.policy()
-    calls = budget.calls_per_point(policy.min_samples)
     tasks = [(dtype, phase, pt) for dtype in cfg.dtypes for phase in cfg.phases
              for pt in cfg.points()]
-    # The reference runs first at each point: its cold call is truly cold, and its
-    # output is the gate's reference for the others.
-    order = sorted(cfg.implementations, key=lambda name: name != REFERENCE)
 
     def save() -> None:
         doc["updated"] = now_iso()
@@ -226,58 +221,85 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
                  unit="pt", dynamic_ncols=True, leave=True) as bar:
         doc["threads"] = threads
         save()
+
+        def record(points: list[dict]) -> None:
+            doc["points"].extend(points)
+            done.update(schema.point_key(p) for p in points)
+            save()
+
         for dtype, phase, pt in tasks:
-            problem = reference = None
-            ready: list[tuple[dict, Any]] = []  # gated points, timed together in turns
-            available = available_memory_bytes()
-            # The reference's own need: without it, no other point can be gated.
-            ref_short = memory.too_big(_point_bytes(cfg, REFERENCE, dtype, phase, pt),
-                                       available)
-            for name in order:
-                bar.set_description(f"{dtype} {phase} n={pt['n']} d={pt['d']} "
-                                    f"d_h={pt['d_h']} {name}")
-                point = new_point(name, dtype, phase, pt, cfg.l1, cfg.l2)
-                if schema.point_key(point) in done:
-                    bar.update()
-                    continue
-                predicted = budget.predict_call_s(
-                    name, point["flops"], _history(doc["points"], name, dtype, phase))
-                point["predicted_s"] = predicted
-                short = memory.too_big(_point_bytes(cfg, name, dtype, phase, pt), available)
-                if short or ref_short:
-                    point["status"] = "skipped"
-                    point["reason"] = short or f"{ref_short} for the {REFERENCE} reference"
-                elif predicted is not None and predicted * calls > policy.budget_s:
-                    point["status"] = "skipped"
-                    point["reason"] = (f"predicted {predicted:.3g} s per call x {calls} calls "
-                                       f"exceeds the budget of {policy.budget_s:g} s")
-                else:
-                    if problem is None:
-                        problem = make_problem(**pt, dtype=dtype, seed=cfg.seed)
-                    if reference is None and name != REFERENCE:
-                        reference = _reference(resolved[REFERENCE], phase, problem, cfg)
-                    out, call = _prepare_point(point, resolved[name], problem, reference, cfg)
-                    if name == REFERENCE:
-                        reference = out
-                    if call is not None:  # timed below, with the others of this size
-                        ready.append((point, call))
-                        continue
-                doc["points"].append(point)
-                done.add(schema.point_key(point))
-                save()
-                bar.update()
-            if ready:
-                bar.set_description(f"{dtype} {phase} n={pt['n']} d={pt['d']} d_h={pt['d_h']} "
-                                    f"timing {len(ready)} in turns")
-                _time_together(ready, policy)
-                for point, _ in ready:
-                    doc["points"].append(point)
-                    done.add(schema.point_key(point))
-                    bar.update()
-                save()
+            measure_size(cfg, dtype, phase, pt, resolved, doc["points"], done, record, bar)
         doc["complete"] = True
         save()
     return doc
+
+
+def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int],
+                 resolved: Mapping[str, Any], history: Sequence[dict], done: set,
+                 record: Any, bar: Any = None) -> None:
+    """Measure every implementation of ``cfg`` at one (dtype, phase, size): the memory
+    and budget checks, the cold call and correctness gate, then the gated ones timed
+    together in turns. This is the whole per-size code path of a sweep, shared by the
+    local loop and the cluster's tasks (harness.cluster).
+
+    ``resolved`` maps names to implementation objects (the reference included);
+    ``history`` holds the points measured so far (the budget predicts from them);
+    points whose key is in ``done`` are not redone. ``record(points)`` receives the
+    finished points: each untimed one (skipped, failed) at once, then the timed ones
+    together. ``bar`` is an optional tqdm bar, described and advanced here. Runs under
+    the caller's thread settings (``configured_threads``).
+    """
+    policy = cfg.policy()
+    calls = budget.calls_per_point(policy.min_samples)
+    # The reference runs first at each point: its cold call is truly cold, and its
+    # output is the gate's reference for the others.
+    order = sorted(cfg.implementations, key=lambda name: name != REFERENCE)
+    where = f"{dtype} {phase} n={pt['n']} d={pt['d']} d_h={pt['d_h']}"
+    problem = reference = None
+    ready: list[tuple[dict, Any]] = []  # gated points, timed together in turns
+    available = available_memory_bytes()
+    # The reference's own need: without it, no other point can be gated.
+    ref_short = memory.too_big(_point_bytes(cfg, REFERENCE, dtype, phase, pt), available)
+    for name in order:
+        if bar is not None:
+            bar.set_description(f"{where} {name}")
+        point = new_point(name, dtype, phase, pt, cfg.l1, cfg.l2)
+        if schema.point_key(point) in done:
+            if bar is not None:
+                bar.update()
+            continue
+        predicted = budget.predict_call_s(
+            name, point["flops"], _history(history, name, dtype, phase))
+        point["predicted_s"] = predicted
+        short = memory.too_big(_point_bytes(cfg, name, dtype, phase, pt), available)
+        if short or ref_short:
+            point["status"] = "skipped"
+            point["reason"] = short or f"{ref_short} for the {REFERENCE} reference"
+        elif predicted is not None and predicted * calls > policy.budget_s:
+            point["status"] = "skipped"
+            point["reason"] = (f"predicted {predicted:.3g} s per call x {calls} calls "
+                               f"exceeds the budget of {policy.budget_s:g} s")
+        else:
+            if problem is None:
+                problem = make_problem(**pt, dtype=dtype, seed=cfg.seed)
+            if reference is None and name != REFERENCE:
+                reference = _reference(resolved[REFERENCE], phase, problem, cfg)
+            out, call = _prepare_point(point, resolved[name], problem, reference, cfg)
+            if name == REFERENCE:
+                reference = out
+            if call is not None:  # timed below, with the others of this size
+                ready.append((point, call))
+                continue
+        record([point])
+        if bar is not None:
+            bar.update()
+    if ready:
+        if bar is not None:
+            bar.set_description(f"{where} timing {len(ready)} in turns")
+        _time_together(ready, policy)
+        record([point for point, _ in ready])
+        if bar is not None:
+            bar.update(len(ready))
 
 
 def _loadavg() -> float | None:
