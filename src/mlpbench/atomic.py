@@ -26,7 +26,7 @@ from mlpbench.errors import FileError
 __all__ = ["describe_kind", "write_atomic", "write_bytes", "write_text"]
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"),
           (stat.S_ISREG, "a regular file"))
 

@@ -207,21 +207,22 @@ def write_csv(path: str | os.PathLike, rows: Iterable[Sequence[Any]],
 # --- outputs -------------------------------------------------------------------------------
 
 
-def ensure_folder(folder: str | os.PathLike, what: str = "output folder") -> Path:
-    """Create ``folder`` and its parents as needed; a file in the way is a FileError."""
+def ensure_folder(folder: str | os.PathLike, what: str = "the output folder") -> Path:
+    """Create ``folder`` and its parents as needed; return it as a Path.
+
+    A file in the way (the folder itself, or one of its parents, is a file) or any
+    other failure is a FileError naming ``what`` and the cause.
+    """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise FileError(f"{what} {folder} cannot be created: a file of that name is "
-                        "in the way") from None
-    except NotADirectoryError:
-        blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()),
-                       None)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [folder, *folder.parents]
+                        if os.path.lexists(p) and not p.is_dir()), None)
         where = f"{blocker} is a file, not a folder" if blocker else "a file is in the way"
-        raise FileError(f"{what} {folder} cannot be created: {where}") from None
+        raise FileError(f"{what} cannot be created: {where}") from None
     except OSError as exc:
-        raise FileError(f"{what} {folder} cannot be created: {_cause(exc)}") from None
+        raise FileError(f"{what} cannot be created: {_cause(exc)}") from None
     return folder
 
 
@@ -255,7 +256,7 @@ def check_writable(path: str | os.PathLike, *, force: bool = False, resume: bool
         if not (force or resume):
             raise UsageError(f"{what} {path} already exists; use --resume to continue it "
                              "or --force to overwrite it")
-    folder = ensure_folder(path.parent, "folder")
+    folder = ensure_folder(path.parent, f"the folder of {what} {path}")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
         os.close(fd)
@@ -280,7 +281,7 @@ def output_lock(path: str | os.PathLike, what: str = "output") -> Iterator[Path]
     lock file). The lock file is removed when the block ends.
     """
     path = Path(path)
-    ensure_folder(path.parent, "folder")
+    ensure_folder(path.parent, f"the folder of {what} {path}")
     lock = _lock_path(path)
     while True:
         try:
@@ -341,7 +342,7 @@ def prepare_out_dir(out: str | os.PathLike, force: bool, owned: re.Pattern = REP
     except OSError as exc:
         raise FileError(f"{what} {out} cannot be checked: {_cause(exc)}") from None
     if st is None:
-        return ensure_folder(out, what)
+        return ensure_folder(out, f"{what} {out}")
     if not stat.S_ISDIR(st.st_mode):
         raise FileError(f"--out {out} exists and is not a folder (it is {describe_kind(st)})")
     try:

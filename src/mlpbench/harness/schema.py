@@ -71,6 +71,7 @@ numba's on-disk cache when an earlier run compiled it.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import re
@@ -95,6 +96,17 @@ BASE = {"n": 1024, "d": 784, "d_h": 256, "m": 10}
 #: int64 and exact in a float64 for the readers that plot and fit them (no point
 #: near it fits in any memory; the sweep refuses or skips those points first).
 MAX_SIZE = 2**40
+
+#: Ranges of measured quantities: a time per call is 0 or within [MIN_SECONDS,
+#: MAX_SECONDS] (a picosecond to four months), a rate (GFLOP/s, GB/s) 0 or within
+#: [MIN_RATE, MAX_RATE] (up to an exaFLOP/s); a predicted time at most MAX_PREDICTED_S.
+#: Outside them a number is a lie that readers would turn into inf (ratios, axes).
+MIN_SECONDS, MAX_SECONDS = 1e-12, 1e7
+MAX_PREDICTED_S = 1e100
+MIN_RATE, MAX_RATE = 1e-12, 1e9
+#: Counts (samples, loops, jit counters, bytes) fit an int64; FLOP counts 2**128.
+MAX_COUNT = 2**63 - 1
+MAX_FLOPS = 2**128
 
 TIMING_FIELDS = ("median_s", "q1_s", "q3_s", "iqr_s", "min_s", "max_s", "mean_s")
 POINT_FIELDS = (
@@ -138,12 +150,16 @@ def point_key(point: Mapping[str, Any]) -> tuple:
 
 
 def _show(v: Any) -> str:
-    text = repr(v)
+    try:  # as the file spells it: null, true, "text"
+        text = json.dumps(v, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _fail(where: str, key: str, expected: str, v: Any) -> None:
-    raise SchemaError(f"{where}: {key} must be {expected}, got {_show(v)}")
+    prefix = f"{where}: " if where else ""
+    raise SchemaError(f"{prefix}{key} must be {expected}, got {_show(v)}")
 
 
 def _is_int(v: Any) -> bool:
@@ -156,14 +172,34 @@ def _is_num(v: Any) -> bool:
 
 
 def _size(where: str, key: str, v: Any) -> None:
-    if not _is_int(v) or not 1 <= v <= MAX_SIZE:
-        _fail(where, key, f"a positive integer (at most {MAX_SIZE})", v)
+    if not _is_int(v) or v < 1:
+        _fail(where, key, "a positive integer", v)
+    if v > MAX_SIZE:
+        _fail(where, key, f"at most {MAX_SIZE} (2**40)", v)
 
 
-def _count(where: str, key: str, v: Any, optional: bool = False) -> None:
-    if (v is None and optional) or (_is_int(v) and v >= 0):
+def _count(where: str, key: str, v: Any, optional: bool = False,
+           maximum: int = MAX_COUNT) -> None:
+    if (v is None and optional) or (_is_int(v) and 0 <= v <= maximum):
         return
-    _fail(where, key, "an integer >= 0" + (" or null" if optional else ""), v)
+    _fail(where, key, f"an integer within [0, {maximum}]" + (" or null" if optional else ""), v)
+
+
+def _measured(where: str, key: str, v: Any, lo: float, hi: float,
+              optional: bool = False) -> None:
+    """0, or a finite number within [lo, hi] (or null when ``optional``)."""
+    if (v is None and optional) or (_is_num(v) and (v == 0 or lo <= v <= hi)):
+        return
+    _fail(where, key, f"0 or a number within [{lo:g}, {hi:g}]"
+          + (" or null" if optional else ""), v)
+
+
+def _seconds(where: str, key: str, v: Any, optional: bool = False) -> None:
+    _measured(where, key, v, MIN_SECONDS, MAX_SECONDS, optional)
+
+
+def _rate(where: str, key: str, v: Any, optional: bool = False) -> None:
+    _measured(where, key, v, MIN_RATE, MAX_RATE, optional)
 
 
 def _nonneg(where: str, key: str, v: Any, optional: bool = False) -> None:
@@ -238,11 +274,15 @@ def validate_point(p: Any, i: int = 0) -> dict:
     _text(where, "reason", p["reason"], optional=True)
     ok = p["status"] == "ok"
     for k in TIMING_FIELDS:
-        _nonneg(where, k, p[k], optional=not ok)
-    for k in ("cold_s", "gflops", "predicted_s", "max_rel_err"):
-        _nonneg(where, k, p[k], optional=True)
-    for k in ("samples", "loops", "flops"):
+        _seconds(where, k, p[k], optional=not ok)
+    _seconds(where, "cold_s", p["cold_s"], optional=True)
+    _rate(where, "gflops", p["gflops"], optional=True)
+    _measured(where, "predicted_s", p["predicted_s"], MIN_SECONDS, MAX_PREDICTED_S,
+              optional=True)
+    _nonneg(where, "max_rel_err", p["max_rel_err"], optional=True)
+    for k in ("samples", "loops"):
         _count(where, k, p[k])
+    _count(where, "flops", p["flops"], maximum=MAX_FLOPS)
     _flag(where, "high_spread", p["high_spread"])
     w = p["warnings"]
     if not isinstance(w, list) or not all(isinstance(x, str) for x in w):
@@ -307,7 +347,10 @@ def validate_peak(peak: Any, where: str = "peak") -> dict:
             if not re.fullmatch(r"[1-9][0-9]{0,5}", threads):
                 _fail(where, f"gemm_gflops.{dtype}", "keyed by thread counts", threads)
             _positive(where, f"gemm_gflops.{dtype}.{threads}", v)
-    _positive(where, "triad_gbs", peak.get("triad_gbs"), optional=True)
+            _rate(where, f"gemm_gflops.{dtype}.{threads}", v)
+    if peak.get("triad_gbs") is not None:
+        _positive(where, "triad_gbs", peak["triad_gbs"])
+        _rate(where, "triad_gbs", peak["triad_gbs"])
     for k in ("gemm_size", "triad_bytes", "triad_threads"):
         if peak.get(k) is not None:
             _size(where, k, peak[k])
@@ -316,7 +359,7 @@ def validate_peak(peak: Any, where: str = "peak") -> dict:
 
 def _validate_machine(machine: Any) -> None:
     where = "machine"
-    _mapping("file", where, machine, optional=True)
+    _mapping("", where, machine, optional=True)
     if not machine:
         return
     for k in ("cpu_model", "os", "hostname", "python", "numpy", "numba", "llvmlite", "scipy"):
@@ -336,7 +379,7 @@ def _validate_machine(machine: Any) -> None:
 
 
 def _validate_threads(threads: Any) -> None:
-    _mapping("file", "threads", threads, optional=True)
+    _mapping("", "threads", threads, optional=True)
     for k in ("numba_threads", "blas_threads"):
         v = (threads or {}).get(k)
         if v is not None:
@@ -347,7 +390,7 @@ def _validate_coldstart(records: Any) -> None:
     if records is None:
         return
     if not isinstance(records, list):
-        _fail("file", "coldstart", "a list of records", records)
+        _fail("", "coldstart", "a list of records", records)
     for i, r in enumerate(records):
         where = f"coldstart record {i}"
         if not isinstance(r, dict):
@@ -360,7 +403,7 @@ def _validate_coldstart(records: Any) -> None:
         for k in SIZE_KEYS:
             _size(where, k, r[k])
         for k in COLDSTART_TIMES:
-            _nonneg(where, k, r[k], optional=True)
+            _seconds(where, k, r[k], optional=True)
 
 
 def validate(doc: Any) -> dict:
@@ -383,8 +426,8 @@ def validate(doc: Any) -> dict:
     if missing:
         raise SchemaError(f"missing top-level fields: {', '.join(missing)}")
     for k in ("created", "updated"):
-        _text("file", k, doc[k])
-    _flag("file", "complete", doc["complete"])
+        _text("", k, doc[k])
+    _flag("", "complete", doc["complete"])
     _validate_machine(doc["machine"])
     _validate_threads(doc["threads"])
     validate_sweep(doc["sweep"])
