@@ -9,7 +9,7 @@ import json
 import pytest
 
 from mlpbench.commands import main
-from mlpbench.harness import schema, sweep
+from mlpbench.harness import config, schema
 from mlpbench.harness.peak import PEAK_SCHEMA, PEAK_SCHEMA_VERSION
 from mlpbench.harness.timing import Policy
 
@@ -19,7 +19,7 @@ TINY = ["--impl", "numpy", "--d", "8", "--d-h", "5", "--m", "3", "--quick", "--n
 @pytest.fixture(autouse=True)
 def fast_sampling(monkeypatch):
     """Few, short samples: these tests check the command, not the figures."""
-    monkeypatch.setattr(sweep, "QUICK_POLICY",
+    monkeypatch.setattr(config, "QUICK_POLICY",
                         Policy(min_sample_s=1e-4, target_s=0.005, min_samples=3, max_samples=10))
 
 
