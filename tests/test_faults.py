@@ -180,6 +180,14 @@ def test_cli_file_too_large_keeps_the_old_file(tmp_path, good):
     assert leftovers(tmp_path, {"r.json"}) == []
 
 
+def test_writers_are_atomic_and_json_has_no_nan(tmp_path):
+    out = files.write_csv(tmp_path / "t.csv", [[1, "a,b"], [2.5, None]], header=["x", "y"])
+    assert out.read_text() == 'x,y\n1,"a,b"\n2.5,\n'
+    doc = files.read_json(files.write_json(tmp_path / "d.json", {"v": [math.nan, math.inf, 1.0]}))
+    assert doc == {"v": [None, None, 1.0]}
+    assert leftovers(tmp_path, {"t.csv", "d.json"}) == []
+
+
 # --- 3. result files that parse but lie -------------------------------------------------------
 
 

@@ -273,3 +273,14 @@ def test_fit_extrapolates_along_the_loglog_slope():
         1e-4 * 10**budget.MAX_SLOPE)
     assert budget.predict_call_s("x", 10**5, [(1e3, 1e-3)]) == pytest.approx(0.1)
     assert budget.predict_call_s("numpy", 10**5, []) is None
+
+
+def test_numpy_integer_sizes_are_written_as_plain_integers(tmp_path):
+    cfg = config(sizes=[np.int64(1), np.int32(2)], base={**BASE, "n": np.int64(4)})
+    doc = run_sweep(cfg, tmp_path / "r.json", progress=False)
+    on_disk = json.loads((tmp_path / "r.json").read_text())
+    assert on_disk["sweep"]["sizes"]["n"] == [1, 2] and [p["n"] for p in doc["points"]] == [1, 2]
+
+
+def test_default_implementations_come_from_the_registry():
+    assert tuple(SweepConfig().implementations) == tuple(mlp.IMPLEMENTATIONS)

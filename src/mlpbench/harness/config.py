@@ -123,7 +123,7 @@ def _size(name: str, value: Any) -> int:
     return check_positive_int(name, value, maximum=schema.MAX_SIZE)
 
 
-def _check_sizes(cfg: SweepConfig) -> None:
+def _check_sizes(cfg: SweepConfig) -> list[int] | dict[str, list[int]]:
     if cfg.axis == GRID:
         if not isinstance(cfg.sizes, Mapping) or set(cfg.sizes) - set(schema.AXES):
             raise UsageError("grid sizes must map some of n, d, d_h to lists of sizes")
@@ -133,21 +133,23 @@ def _check_sizes(cfg: SweepConfig) -> None:
             raise InputTypeError(f"sizes for axis {cfg.axis} must be a list of integers, "
                                  f"got {type(cfg.sizes).__name__}")
         lists = {cfg.axis: cfg.sizes}
+    checked = {}
     for axis, values in lists.items():
         if isinstance(values, str) or not isinstance(values, Sequence):
             raise InputTypeError(f"sizes for {axis} must be a list of integers, "
                                  f"got {type(values).__name__}")
-        values = list(values)
+        values = [_size(f"sizes for {axis}", v) for v in values]
         if not values:
             raise InputError(f"the size list for {axis} is empty; give at least one size")
-        for v in values:
-            _size(f"sizes for {axis}", v)
         if len(set(values)) != len(values):
             raise InputError(f"the size list for {axis} repeats a size: {values}")
+        checked[axis] = values
+    return checked if cfg.axis == GRID else checked[cfg.axis]
 
 
 def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) -> SweepConfig:
-    """Check every field once, at the boundary; return ``cfg``.
+    """Check every field once, at the boundary; return ``cfg``, its sizes made plain
+    ints (a NumPy integer would not go into the result file).
 
     Raises InputError / InputTypeError / UsageError (all :mod:`mlpbench.errors`)
     naming the field and what was expected.
@@ -161,8 +163,12 @@ def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) ->
         if k not in cfg.base:
             raise InputError(f"base lacks {k}; give n, d, d_h and m")
         _size(f"base {k}", cfg.base[k])
+    extra = set(cfg.base) - set(schema.SIZE_KEYS)
+    if extra:
+        raise InputError(f"base takes n, d, d_h and m only, got {', '.join(map(str, extra))}")
+    cfg.base = {k: int(cfg.base[k]) for k in schema.SIZE_KEYS}
     if cfg.sizes is not None:
-        _check_sizes(cfg)
+        cfg.sizes = _check_sizes(cfg)
     _one_of("implementation", cfg.implementations, available_implementations(impls))
     _one_of("dtype", cfg.dtypes, schema.DTYPES)
     _one_of("phase", cfg.phases, schema.PHASES)
