@@ -374,6 +374,17 @@ def test_output_under_a_file(tmp_path):
     assert blocker.read_text() == "keep"
 
 
+def test_prepare_out_dir_removes_only_what_it_is_told_it_owns(tmp_path):
+    for name in ("report.md", "scaling_n.png", "notes.txt", "a.csv"):
+        (tmp_path / name).write_text("old")
+    with pytest.raises(UsageError, match="not empty"):
+        files.prepare_out_dir(tmp_path, force=False)
+    files.prepare_out_dir(tmp_path, force=True)  # the report's files
+    assert leftovers(tmp_path, set()) == ["a.csv", "notes.txt"]
+    files.prepare_out_dir(tmp_path, force=True, owned={"a.csv"})
+    assert leftovers(tmp_path, set()) == ["notes.txt"]
+
+
 # --- 7. sizes that cannot fit -----------------------------------------------------------------
 
 

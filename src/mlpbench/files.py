@@ -31,7 +31,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -325,15 +325,27 @@ REPORT_FILES = re.compile(
 )
 
 
-def prepare_out_dir(out: str | os.PathLike, force: bool, owned: re.Pattern = REPORT_FILES,
+def _owns(owned: re.Pattern | Collection[str] | Callable[[str], bool]) -> Callable[[str], bool]:
+    if isinstance(owned, re.Pattern):
+        return lambda name: owned.match(name) is not None
+    if callable(owned):
+        return owned
+    names = frozenset(owned)
+    return names.__contains__
+
+
+def prepare_out_dir(out: str | os.PathLike, force: bool,
+                    owned: re.Pattern | Collection[str] | Callable[[str], bool] = REPORT_FILES,
                     what: str = "output folder") -> Path:
     """Create the folder ``out``, or accept it if empty; a non-empty folder needs ``force``.
 
-    With ``force``, the regular files in ``out`` whose names match ``owned`` (the files
-    a previous run of the same command wrote) are removed first, so the new ones
-    replace them instead of mixing with them; other files are left alone. A path
-    that is a file, or lies under one, is a FileError.
+    With ``force``, the regular files in ``out`` that ``owned`` names (the files a
+    previous run of the same command wrote: a pattern their names match, a collection
+    of names, or a predicate on a name) are removed first, so the new ones replace
+    them instead of mixing with them; other files are left alone. A path that is a
+    file, or lies under one, is a FileError.
     """
+    owns = _owns(owned)
     out = Path(out)
     try:
         st = os.stat(out)
@@ -353,7 +365,7 @@ def prepare_out_dir(out: str | os.PathLike, force: bool, owned: re.Pattern = REP
         raise UsageError(f"{what} {out} exists and is not empty; pass --force to replace "
                          "what a previous run wrote there, or choose another --out")
     for entry in entries:
-        if owned.match(entry.name) and entry.is_file() and not entry.is_symlink():
+        if owns(entry.name) and entry.is_file() and not entry.is_symlink():
             try:
                 entry.unlink()
             except OSError as exc:
