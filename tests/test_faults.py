@@ -76,11 +76,10 @@ def is_chardev(path: Path) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
 
 
-def mlpbench(*args, cwd=None, preexec_fn=None, timeout=60):
+def mlpbench(*args, timeout=60):
     """``python -m mlpbench ARGS``: (exit status, stdout, stderr)."""
-    r = subprocess.run([sys.executable, "-m", "mlpbench", *map(str, args)], cwd=cwd,
-                       capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn,
-                       stdin=subprocess.DEVNULL)
+    r = subprocess.run([sys.executable, "-m", "mlpbench", *map(str, args)],
+                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -162,30 +161,26 @@ def test_disk_full_is_a_file_error_and_keeps_the_old_file(tmp_path, monkeypatch)
     assert leftovers(tmp_path, {"r.json"}) == []
 
 
-def _limit_file_size():
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+#: ``python -m mlpbench ARGS`` with files limited to 2 KiB (as ``ulimit -f 2``): a write
+#: past it fails with EFBIG, as on a full disk (SIGXFSZ ignored, as Python does).
+LIMITED = """
+import resource, runpy, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+sys.argv = ["mlpbench", *sys.argv[1:]]
+runpy.run_module("mlpbench", run_name="__main__", alter_sys=True)
+"""
 
 
 def test_cli_file_too_large_keeps_the_old_file(tmp_path, good):
     out = files.write_json(tmp_path / "r.json", good)
     before = out.read_bytes()
     assert len(before) > 2048  # the new one would be too
-    rc, _, err = mlpbench("bench", *TINY, "--sizes", "1,2", "-o", out, "--force",
-                          preexec_fn=_limit_file_size)
-    assert_one_line_error(rc, err, str(out), "File too large")
+    r = subprocess.run([sys.executable, "-c", LIMITED, "bench", *TINY, "--sizes", "1,2",
+                        "-o", str(out), "--force"], capture_output=True, text=True, timeout=60)
+    assert_one_line_error(r.returncode, r.stderr, str(out), "File too large")
     assert out.read_bytes() == before
     assert leftovers(tmp_path, {"r.json"}) == []
-
-
-def test_writers_are_atomic_and_json_has_no_nan(tmp_path):
-    out = files.write_csv(tmp_path / "t.csv", [[1, "a,b"], [2.5, None]], header=["x", "y"])
-    assert out.read_text() == 'x,y\n1,"a,b"\n2.5,\n'
-    doc = files.read_json(files.write_json(tmp_path / "d.json", {"v": [math.nan, math.inf, 1.0]}))
-    assert doc == {"v": [None, None, 1.0]}
-    assert leftovers(tmp_path, {"t.csv", "d.json"}) == []
 
 
 # --- 3. result files that parse but lie -------------------------------------------------------
