@@ -3,6 +3,7 @@
 import gc
 import time
 
+import numpy as np
 import pytest
 
 from mlpbench.harness.timing import Policy, gc_disabled, measure, summarize, time_once
@@ -84,19 +85,51 @@ def test_interleaved_samples_alternate_between_callables():
     fns = [lambda: order.append("a"), lambda: order.append("b")]
     policy = Policy(min_sample_s=0.0, target_s=0.0, min_samples=4, max_samples=4)
     results = measure_interleaved(fns, policy)
-    assert [stats.samples for stats, _ in results] == [4, 4]
+    assert [r.stats.samples for r in results] == [4, 4]
+    assert [list(r.rounds) for r in results] == [[0, 1, 2, 3]] * 2
     # calibration runs each once, then the turns alternate: a warm-up loop and a sample
     # of a, then of b, ...
     assert order[2:] == ["a", "a", "b", "b"] * 4
 
 
+class _Clock:
+    """A synthetic clock: callables advance it by what they cost."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
 def test_interleaved_budget_stops_a_slow_callable_after_min_samples():
     from mlpbench.harness.timing import measure_interleaved
 
-    fast = lambda: None  # noqa: E731
-    slow = lambda: time.sleep(0.004)  # noqa: E731
-    policy = Policy(min_sample_s=0.0, target_s=1.0, min_samples=3, max_samples=50)
-    (fast_stats, _), (slow_stats, spent) = measure_interleaved([fast, slow], policy,
-                                                               budgets=[10.0, 0.001])
-    assert slow_stats.samples == 3 and spent > 0.001
-    assert fast_stats.samples == 50
+    clock = _Clock()
+    rng = np.random.default_rng(0)
+
+    def noisy(cost):
+        def call():
+            clock.t += cost * np.exp(rng.normal(0, 0.5))  # far too noisy for ±3%
+        return call
+
+    policy = Policy(min_sample_s=0.0, min_samples=3, max_samples=50, budget_s=100.0)
+    fast, slow = measure_interleaved([noisy(1e-3), noisy(4e-3)], policy,
+                                     budgets=[10.0, 0.001], clock=clock)
+    assert slow.stats.samples == 3 and slow.spent_s > 0.001
+    assert not slow.precision_met
+    assert fast.stats.samples == 50 and not fast.precision_met
+
+
+def test_interleaved_stops_once_precise():
+    from mlpbench.harness.timing import measure_interleaved
+
+    clock = _Clock()
+
+    def steady():
+        clock.t += 1e-3
+
+    policy = Policy(min_sample_s=0.0, min_samples=7, max_samples=50, budget_s=100.0,
+                    precision=0.03)
+    (r,) = measure_interleaved([steady], policy, clock=clock)
+    assert r.stats.samples == 7 and r.precision_met and r.median_precision == 0.0

@@ -42,6 +42,13 @@ def register(subparsers) -> None:
     p.add_argument("--budget", type=float, metavar="SECONDS",
                    help="time allowed per implementation and point (default: 20, quick: 5)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reference", metavar="NAME", default="numpy",
+                   help="implementation the in-run ratios and verdicts are against "
+                        "(default: numpy; the correctness gate is always numpy)")
+    p.add_argument("--precision", type=float, default=0.03, metavar="FRACTION",
+                   help="sample each point until the 95%% intervals of its median and of "
+                        "its ratio to the reference are within this relative half-width, "
+                        "or its budget is spent (default: 0.03, i.e. ±3%%)")
     p.add_argument("--quick", action="store_true",
                    help="fewer sizes, fewer samples, smaller budget (about a minute)")
     common.add_out_file(p, help="result file (default: results/bench-AXIS-TIME.json)",
@@ -91,7 +98,8 @@ def sweep_config(args):
                        dtypes=tuple(args.dtype or ["float64"]),
                        phases=tuple(args.phase or ["step"]), l1=args.l1, l2=args.l2,
                        budget_s=args.budget, threads=common.resolve_threads(args.threads),
-                       seed=args.seed, quick=args.quick)
+                       seed=args.seed, quick=args.quick, reference=args.reference,
+                       precision=args.precision)
 
 
 def run(args) -> int:

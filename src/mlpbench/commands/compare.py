@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from mlpbench.commands import common
@@ -23,6 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--threshold", type=float, default=consts.DEFAULT_THRESHOLD,
                    help="relative change below which nothing is flagged "
                         f"(default: {consts.DEFAULT_THRESHOLD:g})")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse (exit 2) runs that differ in CPU model, BLAS library, thread "
+                        "settings, numba version or flags, or schema, instead of warning")
     common.add_out_dir(p, help="also write compare.png, compare.svg and compare.md there",
                        force_help="write into a non-empty --out, replacing a previous "
                                   "comparison there (other files stay)")
@@ -40,6 +44,15 @@ def run(args) -> int:
     new = load_results(args.new, need_points=True)
     out = prepare_out_dir(args.out, args.force) if args.out else None
     result = compare.compare(base, new, args.threshold)
+    if result.differences:
+        what = "; ".join(result.differences)
+        if args.strict:
+            raise UsageError(f"the runs are not comparable ({what}); drop --strict to "
+                             "compare them anyway")
+        print(f"mlpbench compare: WARNING: the runs differ in {what}: the ratios measure "
+              "those differences too", file=sys.stderr)
+    for line in compare.provenance_lines(result):
+        print(line)
     print(compare.format_table(result))
     print()
     for line in compare.summary_lines(result):

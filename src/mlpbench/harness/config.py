@@ -68,6 +68,10 @@ class SweepConfig:
     threads: int | None = None
     seed: int = 0
     quick: bool = False
+    #: In-run ratios and verdicts are against this implementation (the gate stays numpy).
+    reference: str = "numpy"
+    #: Adaptive sampling stops once the 95% intervals are this narrow (relative).
+    precision: float = 0.03
 
     def resolved_budget(self) -> float:
         if self.budget_s is not None:
@@ -92,7 +96,7 @@ class SweepConfig:
         base = QUICK_POLICY if self.quick else POLICY
         return Policy(min_sample_s=base.min_sample_s, target_s=base.target_s,
                       min_samples=base.min_samples, max_samples=base.max_samples,
-                      budget_s=self.resolved_budget())
+                      budget_s=self.resolved_budget(), precision=float(self.precision))
 
     def as_dict(self) -> dict[str, Any]:
         """The result file's ``sweep`` field; ``--resume`` requires it to match."""
@@ -101,7 +105,8 @@ class SweepConfig:
             "implementations": list(self.implementations), "dtypes": list(self.dtypes),
             "phases": list(self.phases), "l1": float(self.l1), "l2": float(self.l2),
             "budget_s": self.resolved_budget(), "seed": self.seed, "quick": bool(self.quick),
-            "threads": self.threads,
+            "threads": self.threads, "reference": self.reference,
+            "precision": float(self.precision),
         }
 
 
@@ -178,6 +183,12 @@ def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) ->
         check_positive("budget (seconds)", cfg.budget_s)
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {cfg.seed!r}")
+    # A reference that is not timed in this sweep gives no ratios, not an error.
+    check_choice("reference", cfg.reference, available_implementations(impls))
+    check_positive("precision", cfg.precision)
+    if cfg.precision >= 1:
+        raise InputError(f"precision is a relative half-width below 1 (0.03 = ±3%), "
+                         f"got {cfg.precision}")
     if not isinstance(cfg.quick, bool):
         raise InputTypeError(f"quick must be true or false, got {cfg.quick!r}")
     try:

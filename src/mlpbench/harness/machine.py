@@ -11,6 +11,7 @@ import os
 import platform
 import socket
 from contextlib import contextmanager
+from typing import Any
 
 #: numba's threading layer. 'workqueue' puts its threads to sleep after a parallel
 #: region; the OpenMP layer spins for a while, stealing the cores BLAS threads need
@@ -260,3 +261,31 @@ def _configure_peers(count: int) -> str | None:
     except RuntimeError as exc:
         return str(exc)
     return None
+
+
+def provenance() -> dict[str, Any]:
+    """Who wrote a result file: the project version, its git commit when it runs from a
+    checkout (None otherwise), the command line, and the numba flags every kernel uses."""
+    import subprocess
+    import sys
+
+    from mlpbench import __version__
+    from mlpbench._numba_config import JIT
+
+    commit = None
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        done = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=False)
+        if done.returncode == 0:
+            commit = done.stdout.strip() or None
+            dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "-uno"],
+                                   capture_output=True, text=True, timeout=5, check=False)
+            if dirty.returncode == 0 and dirty.stdout.strip():
+                commit += "-dirty"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    flags = {k: sorted(v) if isinstance(v, set | frozenset) else v for k, v in JIT.items()}
+    return {"mlpbench": __version__, "git_commit": commit,
+            "command": " ".join(["mlpbench", *sys.argv[1:]]) if sys.argv else None,
+            "numba_flags": flags}

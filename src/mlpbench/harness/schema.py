@@ -292,9 +292,38 @@ def validate_point(p: Any, i: int = 0) -> dict:
             _count(where, k, p[k], optional=True)
     if "loadavg" in p:
         _nonneg(where, "loadavg", p["loadavg"], optional=True)
+    _check_raw_samples(where, p)
     if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
         raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
     return p
+
+
+def _check_raw_samples(where: str, p: dict) -> None:
+    """The optional raw samples of a timed point: ``times_s`` (seconds per call),
+    ``rounds`` (the round of each), ``canary_s`` (the canary in that round, or null),
+    ``precision`` and ``ratio`` (see harness.sweep)."""
+    if "times_s" not in p and "rounds" not in p:
+        return
+    times, rounds = p.get("times_s"), p.get("rounds")
+    if not isinstance(times, list) or not isinstance(rounds, list) or len(times) != len(rounds):
+        _fail(where, "times_s/rounds", "two lists of the same length", (times, rounds))
+    for t in times:
+        _seconds(where, "times_s", t)
+    for r in rounds:
+        _count(where, "rounds", r)
+    if "canary_s" in p:
+        canary = p["canary_s"]
+        if not isinstance(canary, list) or len(canary) != len(times):
+            _fail(where, "canary_s", "a list as long as times_s", canary)
+        for t in canary:
+            _seconds(where, "canary_s", t, optional=True)
+    ratio = p.get("ratio")
+    if ratio is not None:
+        _mapping(where, "ratio", ratio)
+        for k in ("value", "lo", "hi"):
+            _positive(where, f"ratio.{k}", ratio.get(k))
+        _choice(where, "ratio.verdict", ratio.get("verdict"),
+                ("faster", "slower", "indistinguishable"))
 
 
 def validate_sweep(sweep: Any, where: str = "sweep") -> dict:
@@ -325,7 +354,9 @@ def validate_sweep(sweep: Any, where: str = "sweep") -> dict:
               "budget_s": lambda v: _positive(where, "budget_s", v),
               "seed": lambda v: _count(where, "seed", v),
               "quick": lambda v: _flag(where, "quick", v),
-              "threads": lambda v: v is None or _size(where, "threads", v)}
+              "threads": lambda v: v is None or _size(where, "threads", v),
+              "reference": lambda v: _text(where, "reference", v),
+              "precision": lambda v: _positive(where, "precision", v)}
     for key, check in checks.items():
         if key in sweep:
             check(sweep[key])

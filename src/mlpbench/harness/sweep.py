@@ -19,7 +19,9 @@ the same file is refused instead of overwriting the first one's results.
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from typing import Any
 from mlpbench import __version__
 from mlpbench.errors import InputError, PluginError, UsageError
 from mlpbench.files import check_writable, output_lock, write_json
-from mlpbench.harness import budget, memory, schema
+from mlpbench.harness import budget, memory, schema, stats
+from mlpbench.harness.canary import make_canary
 from mlpbench.harness.coldstart import jit_counters
 from mlpbench.harness.config import (  # noqa: F401  (re-exported: the old import names)
     DEFAULT_BUDGET_S,
@@ -137,12 +140,14 @@ def check_memory(cfg: SweepConfig, available: int | None = None) -> None:
 
 
 def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | None) -> dict:
-    from mlpbench.harness.machine import machine_info
+    from mlpbench.harness.machine import machine_info, provenance
 
     sweep = cfg.as_dict()
     if resume and path.exists():
         doc = load_results(path)  # every point checked: a bad one refuses the file
-        old, new = doc["sweep"], _jsonish(sweep)
+        # Files written before a field existed ran with its default.
+        old = {"reference": "numpy", "precision": 0.03, **doc["sweep"]}
+        new = _jsonish(sweep)
         if old != new:
             diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
             raise UsageError(f"{path} holds another sweep (it differs in: {', '.join(diff)}); "
@@ -157,7 +162,7 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
         "schema": schema.SCHEMA, "schema_version": schema.SCHEMA_VERSION,
         "created": created, "updated": created, "complete": False,
         "mlpbench": __version__, "machine": machine_info(), "threads": None,
-        "sweep": sweep, "peak": peak, "points": [],
+        "sweep": sweep, "peak": peak, "provenance": provenance(), "points": [],
     }
 
 
@@ -172,7 +177,8 @@ def _jsonish(obj: Any) -> Any:
 
 def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = False,
               progress: bool = True, peak: dict | None = None, *, force: bool = False,
-              impls: Mapping[str, Any] | None = None) -> dict:
+              impls: Mapping[str, Any] | None = None, clock: Any = None,
+              canary: Any = None) -> dict:
     """Run the sweep ``cfg`` and write its result file at ``out_path``; return the document.
 
     The file is rewritten atomically after every point. An existing file is an
@@ -182,7 +188,9 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
     ``complete: false`` and KeyboardInterrupt propagates. ``peak`` is the object
     written by ``mlpbench peak``, copied into the file. ``impls`` maps extra
     names to implementation objects (with ``raw.forward``, ``raw.backward``,
-    ``raw.loss_and_grad``), used before ``mlp.get``.
+    ``raw.loss_and_grad``), used before ``mlp.get``. ``clock`` replaces
+    ``time.perf_counter`` and ``canary`` (X -> callable) replaces
+    :func:`canary.make_canary`: tests drive the sweep with a synthetic timing source.
 
     Bad input raises :mod:`mlpbench.errors` classes before any work: a bad field
     (InputError), an output that exists or is being written by another sweep,
@@ -195,11 +203,11 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
     with output_lock(out_path, "output"):
         path = check_writable(out_path, force=force, resume=resume)
         doc = _start_document(cfg, path, resume, peak)
-        return _sweep(cfg, path, doc, progress, impls)
+        return _sweep(cfg, path, doc, progress, impls, clock, canary)
 
 
 def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
-           impls: Mapping[str, Any] | None) -> dict:
+           impls: Mapping[str, Any] | None, clock: Any = None, canary: Any = None) -> dict:
     from tqdm import tqdm
 
     from mlpbench.harness.machine import configured_threads
@@ -228,7 +236,8 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
             save()
 
         for dtype, phase, pt in tasks:
-            measure_size(cfg, dtype, phase, pt, resolved, doc["points"], done, record, bar)
+            measure_size(cfg, dtype, phase, pt, resolved, doc["points"], done, record, bar,
+                         clock=clock, canary=canary)
         doc["complete"] = True
         save()
     return doc
@@ -236,7 +245,8 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
 
 def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int],
                  resolved: Mapping[str, Any], history: Sequence[dict], done: set,
-                 record: Any, bar: Any = None) -> None:
+                 record: Any, bar: Any = None, *, clock: Any = None,
+                 canary: Any = None) -> None:
     """Measure every implementation of ``cfg`` at one (dtype, phase, size): the memory
     and budget checks, the cold call and correctness gate, then the gated ones timed
     together in turns. This is the whole per-size code path of a sweep, shared by the
@@ -247,8 +257,10 @@ def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int]
     points whose key is in ``done`` are not redone. ``record(points)`` receives the
     finished points: each untimed one (skipped, failed) at once, then the timed ones
     together. ``bar`` is an optional tqdm bar, described and advanced here. Runs under
-    the caller's thread settings (``configured_threads``).
+    the caller's thread settings (``configured_threads``). ``clock``, ``canary``: as for
+    run_sweep.
     """
+    clock = clock or time.perf_counter
     policy = cfg.policy()
     calls = budget.calls_per_point(policy.min_samples)
     # The reference runs first at each point: its cold call is truly cold, and its
@@ -284,7 +296,7 @@ def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int]
                 problem = make_problem(**pt, dtype=dtype, seed=cfg.seed)
             if reference is None and name != REFERENCE:
                 reference = _reference(resolved[REFERENCE], phase, problem, cfg)
-            out, call = _prepare_point(point, resolved[name], problem, reference, cfg)
+            out, call = _prepare_point(point, resolved[name], problem, reference, cfg, clock)
             if name == REFERENCE:
                 reference = out
             if call is not None:  # timed below, with the others of this size
@@ -296,7 +308,7 @@ def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int]
     if ready:
         if bar is not None:
             bar.set_description(f"{where} timing {len(ready)} in turns")
-        _time_together(ready, policy)
+        _time_together(ready, policy, problem, cfg.reference, clock, canary or make_canary)
         record([point for point, _ in ready])
         if bar is not None:
             bar.update(len(ready))
@@ -318,7 +330,7 @@ def _reference(ref_impl: Any, phase: str, problem: tuple, cfg: SweepConfig) -> A
 
 
 def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
-                   cfg: SweepConfig) -> tuple[Any, Any]:
+                   cfg: SweepConfig, clock: Any = time.perf_counter) -> tuple[Any, Any]:
     """The cold call and the correctness gate of ``point``.
 
     Returns the cold call's output (or the exception it raised) and the call to time,
@@ -329,7 +341,7 @@ def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
     try:
         call = phase_call(impl, point["phase"], problem, cfg.l1, cfg.l2)
         before = jit_counters()
-        point["cold_s"], out = time_once(call)
+        point["cold_s"], out = time_once(call, clock)
         after = jit_counters()
         # What the first call did besides computing: compile, or load numba's disk cache.
         point["jit_compiled"] = after[0] - before[0]
@@ -342,37 +354,78 @@ def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
     return out, call
 
 
-def _time_together(ready: list[tuple[dict, Any]], policy: Policy) -> None:
-    """Time the gated points of one size in turns and fill in their statistics.
+def _time_together(ready: list[tuple[dict, Any]], policy: Policy, problem: tuple,
+                   reference: str = REFERENCE, clock: Any = time.perf_counter,
+                   canary_for: Any = make_canary) -> None:
+    """Time the gated points of one size in turns, with the canary, and fill in their
+    statistics, raw samples (``times_s``, ``rounds``, ``canary_s``: the canary's time in
+    each sample's round), the precision reached, and the paired ratio to ``reference``.
 
     Each implementation's budget is the point budget less its cold call.
     """
+    canary = canary_for(problem[1])
+    fns = [call for _, call in ready] + [canary]
     budgets = [max(policy.budget_s - (point["cold_s"] or 0.0), 0.0) for point, _ in ready]
+    budgets.append(policy.budget_s)
+    names = [point["impl"] for point, _ in ready]
+    ref = names.index(reference) if reference in names else None
     try:
-        results = measure_interleaved([call for _, call in ready], policy, budgets)
+        results = measure_interleaved(fns, policy, budgets, reference=ref,
+                                      follow=[len(fns) - 1], clock=clock)
     except Exception:
         # One of them raised while timing: time them one by one to say which.
         results = []
-        for (point, call), left in zip(ready, budgets, strict=True):
+        for (point, call), left in zip(ready, budgets, strict=False):
             try:
-                results.append(measure_interleaved([call], policy, [left])[0])
+                results.append(measure_interleaved([call, canary], policy, [left, left],
+                                                   follow=[1], clock=clock)[0])
             except Exception as exc:
                 point["reason"] = f"raised while timing: {error_text(exc)}"
                 results.append(None)
+        results.append(None)
+    canary_by_round = {}
+    if results[-1] is not None:
+        canary_by_round = dict(zip(results[-1].rounds, results[-1].times, strict=True))
+    ref_result = results[ref] if ref is not None else None
     load = _loadavg()
     cores = cpu_count()
-    for (point, _), result, left in zip(ready, results, budgets, strict=True):
+    for (point, _), result, left in zip(ready, results, budgets, strict=False):
         if result is None:
             continue
-        stats, spent = result
-        point.update(stats.as_dict(), status="ok", loadavg=load)
+        st = result.stats
+        point.update(st.as_dict(), status="ok", loadavg=load)
+        point["times_s"] = [_sig(t) for t in result.times]
+        point["rounds"] = list(result.rounds)
+        if canary_by_round:
+            point["canary_s"] = [_sig(canary_by_round.get(r, math.nan)) for r in result.rounds]
+        point["precision"] = {"target": policy.precision, "median": _sig(result.median_precision),
+                              "ratio": None if result.ratio_precision is None
+                              else _sig(result.ratio_precision), "met": result.precision_met}
+        if ref_result is not None and point["impl"] != reference:
+            est = stats.paired_ratio(result.times, result.rounds, ref_result.times,
+                                     ref_result.rounds)
+            point["ratio"] = {"reference": reference, "value": _sig(est.value),
+                              "lo": _sig(est.lo), "hi": _sig(est.hi), "pairs": est.count,
+                              "verdict": stats.verdict(est)}
         if load is not None and load > cores:
             point["warnings"].append(f"busy machine: load average {load:.1f} on "
                                      f"{cores} cores while timing")
-        point["gflops"] = point["flops"] / stats.median_s / 1e9 if stats.median_s > 0 else None
-        if stats.high_spread:
-            point["warnings"].append(f"high spread: IQR is {stats.iqr_s / stats.median_s:.0%} "
+        point["gflops"] = point["flops"] / st.median_s / 1e9 if st.median_s > 0 else None
+        if st.high_spread:
+            point["warnings"].append(f"high spread: IQR is {st.iqr_s / st.median_s:.0%} "
                                      "of the median (shared or busy machine?)")
-        if spent > left and stats.samples <= policy.min_samples:
+        if not result.precision_met:
+            reached = max(result.median_precision, result.ratio_precision or 0.0)
+            point["warnings"].append(
+                f"precision target ±{policy.precision:.0%} not reached (±{reached:.1%}) "
+                f"within the budget, after {st.samples} samples")
+        if result.spent_s > left and st.samples <= policy.min_samples:
             point["warnings"].append("over budget: the minimum number of samples took longer "
                                      "than the budget")
+
+
+def _sig(x: float) -> float:
+    """``x`` to 4 significant digits (samples in the file: precise enough, 3× smaller)."""
+    if not math.isfinite(x) or x == 0:
+        return x if math.isfinite(x) else None
+    return float(f"{x:.4g}")

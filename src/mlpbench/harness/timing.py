@@ -6,7 +6,15 @@ the figures. Then calls are grouped in loops long enough for the timer (at least
 per call. The garbage collector is off while timing. ``measure_interleaved``
 takes the samples of several callables in turns (A B C A B C ...), so that a
 machine whose speed drifts (a shared host, turbo, a neighbour's job) slows them
-alike and their ratio stays honest.
+alike and their ratio stays honest; each sample keeps the round it was taken in,
+so the samples of one round are known to be pairs.
+
+Sampling is adaptive: past ``min_samples``, a callable stops as soon as the 95%
+interval of its median, and of its paired ratio to the reference callable, are
+both within ``precision`` (default ±3%), or its budget is spent. The reference
+(and any other callable marked ``follow``) keeps sampling while another still
+needs pairs. The clock is a parameter, so tests drive the whole loop with a
+synthetic timing source.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -34,6 +42,7 @@ class Policy:
     min_samples: int = 5
     max_samples: int = 200
     budget_s: float = 20.0       # never sample past this (min_samples still taken)
+    precision: float = 0.03      # stop once the 95% intervals are this narrow (relative)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,21 @@ class Stats:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Sampled:
+    """What :func:`measure_interleaved` gives for one callable: the statistics, the
+    per-call samples and the round of each, the seconds spent, and the relative
+    half-widths reached (``ratio_precision`` is None for the reference itself)."""
+
+    stats: Stats
+    times: tuple[float, ...]
+    rounds: tuple[int, ...]
+    spent_s: float
+    median_precision: float
+    ratio_precision: float | None
+    precision_met: bool
+
+
 @contextmanager
 def gc_disabled():
     """Turn the garbage collector off for the block, restoring its previous state.
@@ -71,19 +95,22 @@ def gc_disabled():
             gc.enable()
 
 
-def time_once(fn: Callable[[], Any]) -> tuple[float, Any]:
+Clock = Callable[[], float]
+
+
+def time_once(fn: Callable[[], Any], clock: Clock = time.perf_counter) -> tuple[float, Any]:
     """Seconds of one call of ``fn`` and its result."""
     with gc_disabled():
-        start = time.perf_counter()
+        start = clock()
         result = fn()
-        return time.perf_counter() - start, result
+        return clock() - start, result
 
 
-def _run(fn: Callable[[], Any], loops: int) -> float:
-    start = time.perf_counter()
+def _run(fn: Callable[[], Any], loops: int, clock: Clock = time.perf_counter) -> float:
+    start = clock()
     for _ in range(loops):
         fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def summarize(per_call: list[float], loops: int) -> Stats:
@@ -96,63 +123,99 @@ def summarize(per_call: list[float], loops: int) -> Stats:
                  loops=loops, high_spread=bool(median > 0 and iqr / median > HIGH_SPREAD))
 
 
-def _calibrate(fn: Callable[[], Any], min_sample_s: float) -> tuple[int, float, float]:
+def _calibrate(fn: Callable[[], Any], min_sample_s: float,
+               clock: Clock = time.perf_counter) -> tuple[int, float, float]:
     """Grow the loop count until one loop lasts ``min_sample_s``; doubles as warm-up.
 
     Returns (loops, seconds of the last loop, seconds spent in all).
     """
-    loops, elapsed = 1, _run(fn, 1)
+    loops, elapsed = 1, _run(fn, 1, clock)
     spent = elapsed
     while elapsed < min_sample_s:
         grow = min_sample_s / max(elapsed, 1e-9) * 1.25
         loops = int(min(max(2 * loops, math.ceil(loops * grow)), 10**7))
-        elapsed = _run(fn, loops)
+        elapsed = _run(fn, loops, clock)
         spent += elapsed
     return loops, elapsed, spent
 
 
 def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
-                        budgets: list[float] | None = None) -> list[tuple[Stats, float]]:
-    """Time several callables with their samples taken in turns; one ``(Stats, seconds
-    spent)`` per callable.
+                        budgets: list[float] | None = None, *, reference: int | None = None,
+                        follow: Sequence[int] = (), clock: Clock = time.perf_counter,
+                        ) -> list[Sampled]:
+    """Time several callables with their samples taken in turns; one :class:`Sampled`
+    per callable.
 
     Each is calibrated on its own first (its loop count, as in :func:`measure`); then
-    every round takes one sample of each callable that still wants one, after one
-    loop that is not kept (it re-warms the caches the other callables used). A callable
-    stops at ``max(min_samples, target_s / sample length)`` samples (at most
-    ``max_samples``), or once past ``min_samples`` when its budget (``budgets[i]``,
-    default ``policy.budget_s``) is spent.
+    every round takes one sample of each callable that is still open, after one loop
+    that is not kept (it re-warms the caches the other callables used). A callable
+    closes at ``max_samples``, or past ``min_samples`` once its precision target is met
+    (the interval of its median and of its paired ratio to ``fns[reference]`` within
+    ``policy.precision``) or its budget (``budgets[i]``, default ``policy.budget_s``)
+    is spent. The reference and the callables in ``follow`` (a canary) have no target
+    of their own: they stay open while any other callable is open, up to
+    ``max_samples``, so every sample of the others has its pair.
     """
-    budgets = list(budgets) if budgets is not None else [policy.budget_s] * len(fns)
+    from mlpbench.harness import stats
+
+    n = len(fns)
+    budgets = list(budgets) if budgets is not None else [policy.budget_s] * n
+    followers = set(follow) | ({reference} if reference is not None else set())
     with gc_disabled():
-        calibrated = [_calibrate(fn, policy.min_sample_s) for fn in fns]
+        calibrated = [_calibrate(fn, policy.min_sample_s, clock) for fn in fns]
         loops = [c[0] for c in calibrated]
         last = [c[1] for c in calibrated]
         spent = [c[2] for c in calibrated]
-        wanted = [max(policy.min_samples,
-                      min(policy.max_samples, math.ceil(policy.target_s / max(e, 1e-9))))
-                  for e in last]
-        samples: list[list[float]] = [[] for _ in fns]
+        times: list[list[float]] = [[] for _ in fns]
+        rounds: list[list[int]] = [[] for _ in fns]
+        precision: list[tuple[float, float | None]] = [(math.inf, None)] * n
+        met = [False] * n
 
-        def open_(i: int) -> bool:
-            got = len(samples[i])
-            if got >= wanted[i]:
+        def measure_precision(i: int) -> None:
+            mp = stats.median_ci(times[i]).halfwidth
+            rp = None
+            if reference is not None and i != reference:
+                rp = stats.paired_ratio(times[i], rounds[i], times[reference],
+                                        rounds[reference]).halfwidth
+            precision[i] = (mp, rp)
+            met[i] = mp <= policy.precision and (rp is None or rp <= policy.precision)
+
+        def leader_open(i: int) -> bool:
+            got = len(times[i])
+            if got < policy.min_samples:
+                return True
+            if got >= policy.max_samples or met[i]:
                 return False
-            return got < policy.min_samples or spent[i] + last[i] <= budgets[i]
+            return spent[i] + last[i] <= budgets[i]
 
-        active = [i for i in range(len(fns)) if open_(i)]
-        switching = len(fns) > 1
-        while active:
+        leaders = [i for i in range(n) if i not in followers]
+        switching = n > 1
+        r = 0
+        while True:
+            open_leaders = [i for i in leaders if leader_open(i)]
+            active = [i for i in range(n) if i in open_leaders or (
+                i in followers and len(times[i]) < policy.max_samples
+                and (open_leaders or len(times[i]) < policy.min_samples))]
+            if not active:
+                break
             for i in active:
                 if switching:
                     # The previous turn ran other code over other data: one loop, not
                     # kept, brings this callable's code and data back into the caches.
-                    spent[i] += _run(fns[i], loops[i])
-                last[i] = _run(fns[i], loops[i])
+                    spent[i] += _run(fns[i], loops[i], clock)
+                last[i] = _run(fns[i], loops[i], clock)
                 spent[i] += last[i]
-                samples[i].append(last[i] / loops[i])
-            active = [i for i in active if open_(i)]
-    return [(summarize(samples[i], loops[i]), spent[i]) for i in range(len(fns))]
+                times[i].append(last[i] / loops[i])
+                rounds[i].append(r)
+            r += 1
+            # The reference first: the others' ratio precision is read from its samples.
+            for i in sorted(active, key=lambda j: j != reference):
+                if len(times[i]) >= policy.min_samples:
+                    measure_precision(i)
+    for i in range(n):
+        measure_precision(i)
+    return [Sampled(summarize(times[i], loops[i]), tuple(times[i]), tuple(rounds[i]), spent[i],
+                    precision[i][0], precision[i][1], met[i]) for i in range(n)]
 
 
 def measure(fn: Callable[[], Any], policy: Policy = Policy()) -> Stats:

@@ -11,19 +11,40 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from mlpbench.errors import UsageError
-from mlpbench.harness import schema
+from mlpbench.harness import schema, stats
 from mlpbench.report import analysis
 
 SLOWER, FASTER, SAME = "slower", "faster", "no change"
 
-RULE = ("For a point measured in both files (same impl, dtype, phase and sizes), "
-        "ratio = NEW median / BASE median and t is the threshold. Slower: ratio > 1 + t "
-        "and NEW's q1 > BASE's q3 (the interquartile ranges do not overlap). Faster: "
-        "ratio < 1/(1 + t) and NEW's q3 < BASE's q1. Otherwise no change: the difference "
-        "is within the threshold or within the noise.")
+RULE = ("For a point measured in both files (same impl, dtype, phase, sizes and activation), "
+        "ratio = NEW/BASE time as the Hodges-Lehmann shift of the raw per-call samples, with "
+        "its 95% interval; where both runs timed the canary (a fixed GEMM and a copy of the "
+        "point's input, sampled in the same rounds), each sample is first divided by the "
+        "canary of its round, which removes the whole machine's drift between the runs "
+        "(drift-corrected). Slower: the interval lies above 1 and the ratio exceeds 1 + t "
+        "(t the threshold, the minimum effect); faster: the interval lies below 1 and the "
+        "ratio is below 1/(1 + t); otherwise no change. Files without raw samples fall "
+        "back to the interquartile ranges (slower only if they do not overlap).")
 DEFAULT_THRESHOLD = 0.05
 VERDICT_COLORS = {SLOWER: "#d62728", FASTER: "#2ca02c", SAME: "#7f7f7f"}
+_FROM_STATS = {"slower": SLOWER, "faster": FASTER, "indistinguishable": SAME}
+
+#: What must match for two runs to be comparable: (label, getter).
+_IDENTITY = (
+    ("CPU model", lambda d: (d.get("machine") or {}).get("cpu_model")),
+    ("BLAS library", lambda d: sorted(
+        (str(b.get("internal_api")), str(b.get("version")))
+        for b in (d.get("machine") or {}).get("blas") or [] if isinstance(b, dict))),
+    ("numba threads", lambda d: (d.get("threads") or {}).get("numba_threads")),
+    ("BLAS threads", lambda d: (d.get("threads") or {}).get("blas_threads")),
+    ("threading layer", lambda d: (d.get("threads") or {}).get("threading_layer")),
+    ("numba version", lambda d: (d.get("machine") or {}).get("numba")),
+    ("numba flags", lambda d: (d.get("provenance") or {}).get("numba_flags")),
+    ("schema version", lambda d: d.get("schema_version")),
+)
 
 
 @dataclass
@@ -31,16 +52,26 @@ class Row:
     key: tuple
     base: dict
     new: dict
-    ratio: float
-    lo: float         # NEW.q1 / BASE.q3: the most favourable ratio the spreads allow
-    hi: float         # NEW.q3 / BASE.q1
+    ratio: float      # raw NEW/BASE
+    lo: float         # its 95% interval (IQR range for files without samples)
+    hi: float
     verdict: str
+    corrected: float | None = None      # drift-corrected NEW/BASE, where both have a canary
+    corrected_lo: float | None = None
+    corrected_hi: float | None = None
+    method: str = "iqr"                 # "canary", "samples" or "iqr": what the verdict used
 
     @property
     def label(self) -> str:
-        impl, dtype, phase, n, d, d_h, m, l1, l2 = self.key
+        impl, dtype, phase, n, d, d_h, m, l1, l2, *rest = self.key
         pen = f" l1={l1:g} l2={l2:g}" if (l1 or l2) else ""
-        return f"{impl} {dtype} {phase} n={n} d={d} d_h={d_h} m={m}{pen}"
+        act = f" {rest[0]}" if rest and rest[0] not in (None, "relu") else ""
+        return f"{impl} {dtype} {phase} n={n} d={d} d_h={d_h} m={m}{pen}{act}"
+
+    @property
+    def best(self) -> float:
+        """The ratio the verdict is read from (drift-corrected when there is one)."""
+        return self.corrected if self.corrected is not None else self.ratio
 
 
 @dataclass
@@ -50,6 +81,9 @@ class Comparison:
     only_base: list[tuple] = field(default_factory=list)
     only_new: list[tuple] = field(default_factory=list)
     not_ok: list[tuple] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)   # why the runs may not compare
+    drift: float | None = None     # median canary NEW/BASE: the whole machine's change
+    provenance: dict = field(default_factory=dict)         # {"BASE": {...}, "NEW": {...}}
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
@@ -60,7 +94,8 @@ class Comparison:
 
 
 def verdict(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) -> str:
-    """The rule of this module's docstring for one pair of ok points."""
+    """The fallback rule for points without raw samples: medians beyond the threshold
+    and interquartile ranges that do not overlap."""
     ratio = new["median_s"] / base["median_s"]
     if ratio > 1 + threshold and new["q1_s"] > base["q3_s"]:
         return SLOWER
@@ -69,15 +104,81 @@ def verdict(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) -> str:
     return SAME
 
 
+def differences(base_doc: dict, new_doc: dict) -> list[str]:
+    """What differs between the runs in what makes timings comparable (empty if nothing)."""
+    out = []
+    for label, get in _IDENTITY:
+        a, b = get(base_doc), get(new_doc)
+        if a is not None and b is not None and a != b:
+            out.append(f"{label}: {a} vs {b}")
+    return out
+
+
+def provenance(doc: dict) -> dict:
+    """Who wrote a file: project version, git commit, command line, when, where."""
+    prov = dict(doc.get("provenance") or {})
+    prov.setdefault("mlpbench", doc.get("mlpbench"))
+    prov["created"] = doc.get("created")
+    prov["host"] = (doc.get("machine") or {}).get("hostname")
+    return prov
+
+
+def _samples(p: dict) -> np.ndarray | None:
+    t = p.get("times_s")
+    return np.asarray(t, dtype=np.float64) if t else None
+
+
+def _corrected(p: dict) -> np.ndarray | None:
+    t, c = p.get("times_s"), p.get("canary_s")
+    if not t or not c:
+        return None
+    t = np.asarray(t, dtype=np.float64)
+    c = np.asarray([math.nan if v is None else v for v in c], dtype=np.float64)
+    keep = np.isfinite(c) & (c > 0)
+    return t[keep] / c[keep] if keep.sum() >= 3 else None
+
+
+def _row(key: tuple, p: dict, q: dict, threshold: float) -> Row:
+    a, b = _samples(p), _samples(q)
+    if a is None or b is None:
+        lo = q["q1_s"] / p["q3_s"] if p["q3_s"] > 0 else 0.0
+        hi = q["q3_s"] / p["q1_s"] if p["q1_s"] > 0 else math.inf
+        return Row(key, p, q, q["median_s"] / p["median_s"], lo, hi, verdict(p, q, threshold))
+    raw = stats.run_ratio(a, b)
+    row = Row(key, p, q, raw.value, raw.lo, raw.hi, _FROM_STATS[stats.verdict(raw, threshold)],
+              method="samples")
+    ca, cb = _corrected(p), _corrected(q)
+    if ca is not None and cb is not None:
+        cor = stats.run_ratio(ca, cb)
+        row.corrected, row.corrected_lo, row.corrected_hi = cor.value, cor.lo, cor.hi
+        row.verdict = _FROM_STATS[stats.verdict(cor, threshold)]
+        row.method = "canary"
+    return row
+
+
+def _drift(pairs: list[tuple[dict, dict]]) -> float | None:
+    logs = []
+    for p, q in pairs:
+        ca, cb = p.get("canary_s"), q.get("canary_s")
+        if ca and cb:
+            ma = np.nanmedian([math.nan if v is None else v for v in ca])
+            mb = np.nanmedian([math.nan if v is None else v for v in cb])
+            if ma > 0 and mb > 0:
+                logs.append(math.log(mb / ma))
+    return math.exp(float(np.median(logs))) if logs else None
+
+
 def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
     if not (threshold >= 0 and math.isfinite(threshold)):
         raise UsageError(f"--threshold must be a finite number >= 0, got {threshold!r}")
     base = {schema.point_key(p): p for p in base_doc["points"]}
     new = {schema.point_key(p): p for p in new_doc["points"]}
-    out = Comparison([], threshold)
+    out = Comparison([], threshold, differences=differences(base_doc, new_doc),
+                     provenance={"BASE": provenance(base_doc), "NEW": provenance(new_doc)})
     for key in base:
         if key not in new:
             out.only_base.append(key)
+    pairs = []
     for key, q in new.items():
         p = base.get(key)
         if p is None:
@@ -86,13 +187,12 @@ def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD)
                 or q["median_s"] <= 0:
             out.not_ok.append(key)
         else:
-            lo = q["q1_s"] / p["q3_s"] if p["q3_s"] > 0 else 0.0
-            hi = q["q3_s"] / p["q1_s"] if p["q1_s"] > 0 else math.inf
-            out.rows.append(Row(key, p, q, q["median_s"] / p["median_s"], lo, hi,
-                                verdict(p, q, threshold)))
+            out.rows.append(_row(key, p, q, threshold))
+            pairs.append((p, q))
     if not out.rows:
         raise UsageError("the two files have no measured point in common "
                          "(same impl, dtype, phase and sizes); compare runs of the same sweep")
+    out.drift = _drift(pairs)
     out.rows.sort(key=lambda r: (analysis.impl_sort_key(r.key[0]), r.key[1:]))
     return out
 
@@ -103,19 +203,36 @@ def geomean(values: list[float]) -> float:
 
 def geomeans(cmp: Comparison) -> dict[str, float]:
     """Geometric mean of NEW/BASE: over all points (``"all"``) and per implementation."""
-    out = {"all": geomean([r.ratio for r in cmp.rows])}
+    out = {"all": geomean([r.best for r in cmp.rows])}
     for impl in sorted({r.key[0] for r in cmp.rows}, key=analysis.impl_sort_key):
-        out[impl] = geomean([r.ratio for r in cmp.rows if r.key[0] == impl])
+        out[impl] = geomean([r.best for r in cmp.rows if r.key[0] == impl])
     return out
 
 
 def summary_lines(cmp: Comparison) -> list[str]:
+    """The answer in a few lines: counts, every slower and faster point by name, the
+    machine's drift, what may make the runs incomparable, and what was not compared."""
     g = geomeans(cmp)
     per = ", ".join(f"{k} {v:.3f}" for k, v in g.items() if k != "all")
+    methods = {m: sum(r.method == m for r in cmp.rows) for m in ("canary", "samples", "iqr")}
+    how = ", ".join(f"{n} {label}" for m, label in (
+        ("canary", "drift-corrected by the canary"), ("samples", "from raw samples"),
+        ("iqr", "from interquartile ranges (no raw samples)")) if (n := methods[m]))
     lines = [f"{len(cmp.rows)} points compared: {cmp.count(SLOWER)} slower, "
              f"{cmp.count(FASTER)} faster, {cmp.count(SAME)} no change "
-             f"(threshold {cmp.threshold:.0%}, outside the interquartile ranges).",
+             f"(minimum effect {cmp.threshold:.0%}, 95% intervals; {how}).",
              f"geometric mean NEW/BASE: {g['all']:.3f} ({per})."]
+    for verdict_ in (SLOWER, FASTER):
+        rows = [r for r in cmp.rows if r.verdict == verdict_]
+        if rows:
+            lines.append(f"{verdict_}: " + "; ".join(
+                f"{r.label} x{r.best:.3f} [{_lo(r):.3f}, {_hi(r):.3f}]" for r in rows))
+    if cmp.drift is not None:
+        lines.append(f"machine drift (canary NEW/BASE): {cmp.drift:.3f}; the verdicts use "
+                     "times divided by the canary of the same round.")
+    if cmp.differences:
+        lines.append("WARNING: the runs differ in what makes timings comparable ("
+                     + "; ".join(cmp.differences) + "); ratios compare those too.")
     skipped = len(cmp.only_base) + len(cmp.only_new) + len(cmp.not_ok)
     if skipped:
         lines.append(f"not comparable: {len(cmp.only_base)} only in BASE, {len(cmp.only_new)} "
@@ -123,12 +240,32 @@ def summary_lines(cmp: Comparison) -> list[str]:
     return lines
 
 
+def _lo(r: Row) -> float:
+    return r.corrected_lo if r.corrected is not None else r.lo
+
+
+def _hi(r: Row) -> float:
+    return r.corrected_hi if r.corrected is not None else r.hi
+
+
+def provenance_lines(cmp: Comparison) -> list[str]:
+    return [f"{which}: " + ", ".join(f"{k} {v}" for k, v in prov.items() if v is not None)
+            for which, prov in cmp.provenance.items()]
+
+
 def table_rows(cmp: Comparison) -> list[list[str]]:
+    def corrected(r: Row) -> str:
+        if r.corrected is None:
+            return "-"
+        return f"{r.corrected:.3f} [{r.corrected_lo:.3f}, {r.corrected_hi:.3f}]"
+
     return [[r.label, analysis.fmt_time(r.base["median_s"]), analysis.fmt_time(r.new["median_s"]),
-             f"{r.ratio:.3f}", f"[{r.lo:.3f}, {r.hi:.3f}]", r.verdict] for r in cmp.rows]
+             f"{r.ratio:.3f} [{r.lo:.3f}, {r.hi:.3f}]", corrected(r), r.verdict]
+            for r in cmp.rows]
 
 
-TABLE_HEADER = ["point", "BASE median", "NEW median", "NEW/BASE", "IQR range", "verdict"]
+TABLE_HEADER = ["point", "BASE median", "NEW median", "NEW/BASE raw [95%]",
+                "drift-corrected [95%]", "verdict"]
 
 
 def format_table(cmp: Comparison) -> str:
@@ -148,9 +285,10 @@ def figure_height(n_points: int) -> float:
 
 
 def figure_size_px(n_points: int) -> tuple[int, int]:
-    from mlpbench.report.figures import DPI
+    """Pixel (width, height) of the comparison's PNG."""
+    from mlpbench.report import figures
 
-    return round(FIGURE_W * DPI), round(figure_height(n_points) * DPI)
+    return figures.size_px(figure_height(n_points), FIGURE_W)
 
 
 def draw(cmp: Comparison, out: Path, name: str = "compare", formats=("png", "svg")) -> Path:
@@ -168,9 +306,9 @@ def draw(cmp: Comparison, out: Path, name: str = "compare", formats=("png", "svg
     ys = list(range(len(cmp.rows)))
     for y, r in zip(ys, cmp.rows, strict=True):
         c = VERDICT_COLORS[r.verdict]
-        hi = r.hi if math.isfinite(r.hi) else r.ratio * 10
-        ax.plot([max(r.lo, 1e-9), hi], [y, y], color=c, lw=2, alpha=0.5)
-        ax.plot([r.ratio], [y], "o", color=c, ms=6)
+        hi = _hi(r) if math.isfinite(_hi(r)) else r.best * 10
+        ax.plot([max(_lo(r), 1e-9), hi], [y, y], color=c, lw=2, alpha=0.5)
+        ax.plot([r.best], [y], "o", color=c, ms=6)
     t = cmp.threshold
     ax.axvspan(1 / (1 + t), 1 + t, color="0.85", zorder=0)
     ax.axvline(1.0, color="k", lw=0.8)
@@ -180,7 +318,8 @@ def draw(cmp: Comparison, out: Path, name: str = "compare", formats=("png", "svg
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(ys, [r.label for r in cmp.rows], fontsize=8)
     ax.set_ylim(len(ys) - 0.5, -0.5)
-    ax.set_xlabel("NEW / BASE median time (below 1: faster; bar: IQR range)")
+    ax.set_xlabel("NEW / BASE time (below 1: faster; bar: 95% interval; "
+                  "drift-corrected where both runs have a canary)")
     g = geomeans(cmp)["all"]
     ax.set_title(f"NEW vs BASE: {cmp.count(SLOWER)} slower, {cmp.count(FASTER)} faster, "
                  f"{cmp.count(SAME)} no change\ngeometric mean of NEW/BASE {g:.3f}",
@@ -196,7 +335,8 @@ def draw(cmp: Comparison, out: Path, name: str = "compare", formats=("png", "svg
 def markdown(cmp: Comparison, base_path: str, new_path: str, figure: Path | None) -> str:
     from mlpbench.report.document import Section, Table, render_md
 
-    sec = Section("Comparison", [f"BASE: {base_path}", f"NEW: {new_path}", RULE],
+    sec = Section("Comparison", [f"BASE: {base_path}", f"NEW: {new_path}",
+                                 *provenance_lines(cmp), RULE],
                   bullets=summary_lines(cmp), figure=figure,
         tables=[Table("Per point", TABLE_HEADER, table_rows(cmp))])
     return render_md("mlpbench compare", [sec])

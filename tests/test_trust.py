@@ -1,0 +1,156 @@
+"""The whole harness driven by a synthetic timing source (no real timing): adaptive
+sampling, in-run paired verdicts, and drift-proof ``compare`` between two runs.
+
+A fake clock advances only when a fake implementation (or the fake canary) is called,
+by a time drawn from a known distribution: a base cost per size, times the machine's
+speed at that moment (a slow drift shared by everything running then), times the run's
+speed (a whole-machine change between runs), times lognormal noise.
+"""
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mlpbench import mlp
+from mlpbench.harness import timing
+from mlpbench.harness.config import SweepConfig
+from mlpbench.harness.sweep import run_sweep
+from mlpbench.report import compare
+
+SIZES = list(range(1, 25))  # many points, so rates can be read off one comparison
+
+
+class Machine:
+    """The synthetic clock and the machine's speed: ``run_speed`` for the whole run, a
+    slow sinusoidal drift of ±``drift`` over time, and noise of ``sigma`` per call."""
+
+    def __init__(self, seed, run_speed=1.0, drift=0.15, sigma=0.05):
+        self.t = 0.0
+        self.rng = np.random.default_rng(seed)
+        self.run_speed, self.drift, self.sigma = run_speed, drift, sigma
+
+    def __call__(self) -> float:
+        return self.t
+
+    def spend(self, seconds: float) -> None:
+        moment = 1.0 + self.drift * math.sin(self.t / 0.7)
+        self.t += seconds * self.run_speed * moment * math.exp(self.rng.normal(0, self.sigma))
+
+    def canary(self, X):
+        return lambda: self.spend(2e-5)
+
+
+def fake(machine, cost_per_row, name):
+    """An implementation whose outputs are numpy's and whose time is synthetic."""
+    numpy = mlp.get("numpy").raw
+
+    def timed(fn):
+        def call(p, X, *args):
+            machine.spend(cost_per_row * (X.shape[0] + 4))
+            return fn(p, X, *args)
+        return call
+
+    raw = SimpleNamespace(forward=timed(numpy.forward), backward=timed(numpy.backward),
+                          loss_and_grad=timed(numpy.loss_and_grad))
+    return SimpleNamespace(name=name, raw=raw)
+
+
+def sweep(tmp_path, name, machine, fake_cost=1e-5, **cfg):
+    impls = {"numpy": fake(machine, 1e-5, "numpy"), "fake": fake(machine, fake_cost, "fake")}
+    config = SweepConfig(axis="n", sizes=SIZES, base={"n": 1, "d": 3, "d_h": 4, "m": 3},
+                         implementations=["numpy", "fake"], quick=True,
+                         budget_s=cfg.pop("budget_s", 0.5), **cfg)
+    return run_sweep(config, tmp_path / name, progress=False, impls=impls, clock=machine,
+                     canary=machine.canary)
+
+
+def _by_impl(doc, impl):
+    return [p for p in doc["points"] if p["impl"] == impl]
+
+
+def test_points_keep_raw_samples_rounds_and_canary(tmp_path):
+    doc = sweep(tmp_path, "a.json", Machine(0))
+    for p in doc["points"]:
+        assert p["status"] == "ok"
+        assert len(p["times_s"]) == len(p["rounds"]) == len(p["canary_s"]) == p["samples"]
+        assert p["rounds"] == sorted(p["rounds"])
+    # Samples of one size share their rounds: they are pairs.
+    for a, b in zip(_by_impl(doc, "numpy"), _by_impl(doc, "fake"), strict=True):
+        assert set(b["rounds"]) <= set(a["rounds"])
+
+
+def test_in_run_verdicts_come_from_the_paired_interval(tmp_path):
+    same = sweep(tmp_path, "same.json", Machine(1))
+    fast = sweep(tmp_path, "fast.json", Machine(2), fake_cost=0.5e-5)
+    verdicts_same = [p["ratio"]["verdict"] for p in _by_impl(same, "fake")]
+    verdicts_fast = [p["ratio"]["verdict"] for p in _by_impl(fast, "fake")]
+    assert verdicts_same.count("indistinguishable") / len(verdicts_same) >= 0.95
+    assert verdicts_fast.count("faster") / len(verdicts_fast) >= 0.95
+    for p in _by_impl(fast, "fake"):
+        assert p["ratio"]["lo"] <= p["ratio"]["value"] <= p["ratio"]["hi"]
+        assert p["ratio"]["reference"] == "numpy"
+
+
+def test_adaptive_sampling_stops_at_the_target_or_says_it_did_not(tmp_path):
+    quiet = sweep(tmp_path, "quiet.json", Machine(3, drift=0.0, sigma=0.01))
+    policy = SweepConfig(quick=True).policy()
+    for p in quiet["points"]:
+        assert p["precision"]["met"], p["precision"]
+        assert p["samples"] < policy.max_samples      # stopped early, at the target
+        assert p["precision"]["median"] <= 0.03
+    noisy = sweep(tmp_path, "noisy.json", Machine(4, sigma=0.6), budget_s=0.05)
+    unmet = [p for p in noisy["points"] if not p["precision"]["met"]]
+    assert unmet
+    for p in unmet:
+        assert any("precision target" in w for w in p["warnings"])
+
+
+def test_measure_interleaved_keeps_the_reference_sampling_while_others_need_pairs():
+    machine = Machine(5, drift=0.0, sigma=0.0)
+    quick = lambda: machine.spend(1e-4)  # noqa: E731  (deterministic: precise at once)
+    noisy_rng = np.random.default_rng(0)
+    noisy = lambda: machine.spend(1e-4 * math.exp(noisy_rng.normal(0, 0.3)))  # noqa: E731
+    policy = timing.Policy(min_sample_s=1e-3, min_samples=5, max_samples=60, budget_s=100.0)
+    ref, other = timing.measure_interleaved([quick, noisy], policy, reference=0, clock=machine)
+    assert other.stats.samples > policy.min_samples
+    assert set(other.rounds) <= set(ref.rounds)   # every sample of the other has its pair
+    assert ref.ratio_precision is None and other.ratio_precision is not None
+
+
+@pytest.mark.parametrize("second_speed", [1.0, 1.25])
+def test_identical_runs_compare_as_no_change(tmp_path, second_speed):
+    # The second run is on a machine 25% slower overall: the canary removes that.
+    base = sweep(tmp_path, "base.json", Machine(10))
+    new = sweep(tmp_path, "new.json", Machine(11, run_speed=second_speed))
+    result = compare.compare(base, new)
+    assert result.count(compare.SAME) / len(result.rows) >= 0.95
+    assert all(r.method == "canary" for r in result.rows)
+    if second_speed != 1.0:
+        assert result.drift == pytest.approx(second_speed, rel=0.05)
+
+
+def test_a_ten_percent_slowdown_is_detected(tmp_path):
+    base = sweep(tmp_path, "base.json", Machine(20))
+    new = sweep(tmp_path, "new.json", Machine(21, run_speed=0.9), fake_cost=1.1e-5 / 0.9)
+    result = compare.compare(base, new)
+    fake_rows = [r for r in result.rows if r.key[0] == "fake"]
+    numpy_rows = [r for r in result.rows if r.key[0] == "numpy"]
+    assert sum(r.verdict == compare.SLOWER for r in fake_rows) / len(fake_rows) >= 0.90
+    # The machine was 10% faster in the second run: numpy must not be called faster.
+    assert sum(r.verdict == compare.SAME for r in numpy_rows) / len(numpy_rows) >= 0.90
+    assert result.any_slower
+    assert any("fake" in line and "slower" in line for line in compare.summary_lines(result))
+
+
+def test_compare_warns_about_runs_that_differ(tmp_path):
+    base = sweep(tmp_path, "base.json", Machine(30))
+    new = sweep(tmp_path, "new.json", Machine(31))
+    new["machine"] = dict(new["machine"], cpu_model="Another CPU")
+    new["threads"] = dict(new["threads"], numba_threads=2)
+    result = compare.compare(base, new)
+    assert any("CPU model" in d for d in result.differences)
+    assert any("numba threads" in d for d in result.differences)
+    assert any(line.startswith("WARNING") for line in compare.summary_lines(result))
+    assert result.provenance["NEW"]["mlpbench"]
