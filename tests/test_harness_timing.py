@@ -1,7 +1,6 @@
 """Timing statistics and the garbage-collector switch (no assertion on durations)."""
 
 import gc
-import time
 
 import numpy as np
 import pytest

@@ -84,7 +84,9 @@ def _order_ranks(n: int, confidence: float) -> tuple[int, int]:
     cdf, k = 0.0, 0
     # P(B <= j) accumulated until it would exceed alpha/2.
     while k < n:
-        p = math.comb(n, k) * 0.5**n
+        # P(B = k) in logs: comb(n, k) overflows a float from n ≈ 1030
+        p = math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                     - n * math.log(2))
         if cdf + p > alpha / 2:
             break
         cdf += p
