@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from mlpbench import mlp
-from mlpbench.mlp import _gemm_numba, impl_numba_loops
+from mlpbench.mlp import _gemm_numba, _numba_blocks, impl_numba_loops
 
 IMPL = mlp.Implementation("numba-loops", impl_numba_loops)
 
@@ -198,7 +198,7 @@ def test_leading_dim_avoids_cache_aliasing(n, itemsize):
 def test_no_blas_in_the_source():
     """The point of this implementation: no ``@``, np.dot, matmul or other BLAS-backed call."""
     blas_names = {"dot", "matmul", "vdot", "inner", "outer", "einsum", "tensordot", "linalg"}
-    for module in (impl_numba_loops, _gemm_numba):
+    for module in (impl_numba_loops, _gemm_numba, _numba_blocks):
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             op = getattr(node, "op", None)
             assert not isinstance(op, ast.MatMult), f"{module.__name__}: '@' on line {node.lineno}"

@@ -14,5 +14,7 @@ JIT = {"cache": True, "nogil": True, "fastmath": set(FASTMATH), "error_model": "
 #: Parallel drivers (prange). Use only where a benchmark shows it pays.
 JIT_PARALLEL = {**JIT, "parallel": True}
 
-#: Accuracy-critical element-wise kernels: IEEE semantics, still cached.
-JIT_STRICT = {"cache": True, "nogil": True, "error_model": "numpy"}
+#: Accuracy-critical kernels: IEEE semantics, still cached. ``fastmath=False`` is set
+#: explicitly because numba gives a callee that leaves it unset its caller's flags: a
+#: strict kernel called from a ``JIT`` one would be compiled with fast math.
+JIT_STRICT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}

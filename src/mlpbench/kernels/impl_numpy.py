@@ -71,13 +71,16 @@ def _shifted_exp(z):
     """Row maxima ``top`` (keepdims) and ``exp(z - top)``, with rows whose maximum is
     infinite handled as limits: their entries equal to ``top`` count 1, the others 0."""
     top = np.max(z, axis=-1, keepdims=True)
-    if np.all(np.isfinite(top)):  # the usual case: two passes less
-        return top, np.exp(z - top)
-    zero, minus_inf = z.dtype.type(0), z.dtype.type(-np.inf)
-    infinite = np.isinf(top)
-    shift = np.where(infinite, zero, top)  # inf - inf would be NaN (and warn)
-    shifted = np.where(infinite, np.where(z == top, zero, minus_inf), z - shift)
-    return top, np.exp(shifted)
+    # z - top <= 0 rounds to -inf where a row spreads wider than the float range; exp
+    # then gives 0, the correctly rounded value: not an error.
+    with np.errstate(over="ignore"):
+        if np.all(np.isfinite(top)):  # the usual case: two passes less
+            return top, np.exp(z - top)
+        zero, minus_inf = z.dtype.type(0), z.dtype.type(-np.inf)
+        infinite = np.isinf(top)
+        shift = np.where(infinite, zero, top)  # inf - inf would be NaN (and warn)
+        shifted = np.where(infinite, np.where(z == top, zero, minus_inf), z - shift)
+        return top, np.exp(shifted)
 
 
 def softmax(z):

@@ -2,7 +2,8 @@
 
 The work horse is ``_gemm_nt``: ``C += A Btᵀ`` with both operands read along their
 unit-stride rows, in 4×3 tiles of independent dot products that LLVM turns into AVX2
-FMAs (12 vector accumulators, 7 loads per 12 FMAs, no stores in the inner loop).
+FMAs (``_numba_blocks.dots_4x3``: 12 vector accumulators, 7 loads per 12 FMAs, no
+stores in the inner loop). Indices here are those of a generic product, not the MLP's.
 Every kernel here is serial and trusts its inputs; the callers split the work.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from numba import njit
 
 from mlpbench._numba_config import JIT
+from mlpbench.mlp import _numba_blocks as blocks
 
 __all__ = ["JB", "KB_BYTES", "leading_dim"]
 
@@ -56,28 +58,8 @@ def _nt_tile(A, Bt, C, i0, i1, j0, j1, k0, k1):
             b0 = Bt[j, k0:k1]
             b1 = Bt[j + 1, k0:k1]
             b2 = Bt[j + 2, k0:k1]
-            c00 = c01 = c02 = c10 = c11 = c12 = zero
-            c20 = c21 = c22 = c30 = c31 = c32 = zero
-            for k in range(w):
-                x0 = a0[k]
-                x1 = a1[k]
-                x2 = a2[k]
-                x3 = a3[k]
-                y0 = b0[k]
-                y1 = b1[k]
-                y2 = b2[k]
-                c00 += x0 * y0
-                c01 += x0 * y1
-                c02 += x0 * y2
-                c10 += x1 * y0
-                c11 += x1 * y1
-                c12 += x1 * y2
-                c20 += x2 * y0
-                c21 += x2 * y1
-                c22 += x2 * y2
-                c30 += x3 * y0
-                c31 += x3 * y1
-                c32 += x3 * y2
+            c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32 = blocks.dots_4x3(
+                a0, a1, a2, a3, b0, b1, b2)
             C[i, j] += c00
             C[i, j + 1] += c01
             C[i, j + 2] += c02
@@ -92,14 +74,7 @@ def _nt_tile(A, Bt, C, i0, i1, j0, j1, k0, k1):
             C[i + 3, j + 2] += c32
             j += 3
         while j < j1:  # remainder columns: 4×1 tiles
-            b0 = Bt[j, k0:k1]
-            c0 = c1 = c2 = c3 = zero
-            for k in range(w):
-                y0 = b0[k]
-                c0 += a0[k] * y0
-                c1 += a1[k] * y0
-                c2 += a2[k] * y0
-                c3 += a3[k] * y0
+            c0, c1, c2, c3 = blocks.dots_4x1(a0, a1, a2, a3, Bt[j, k0:k1])
             C[i, j] += c0
             C[i + 1, j] += c1
             C[i + 2, j] += c2
@@ -230,16 +205,8 @@ def _axpy_t(G, X, C, j0, j1):
         c0 = C[j]
         i = 0
         while i + 4 <= n:
-            g0 = G[i, j]
-            g1 = G[i + 1, j]
-            g2 = G[i + 2, j]
-            g3 = G[i + 3, j]
-            x0 = X[i]
-            x1 = X[i + 1]
-            x2 = X[i + 2]
-            x3 = X[i + 3]
-            for k in range(c0.shape[0]):
-                c0[k] += g0 * x0[k] + g1 * x1[k] + g2 * x2[k] + g3 * x3[k]
+            blocks.axpy4(c0, G[i, j], X[i], G[i + 1, j], X[i + 1], G[i + 2, j], X[i + 2],
+                         G[i + 3, j], X[i + 3], True)
             i += 4
         while i < n:
             g0 = G[i, j]

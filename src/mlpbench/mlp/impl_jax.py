@@ -47,8 +47,11 @@ def _risk(p: Params, X, y, l1, l2, penalized: bool):
     """``R = mean_i (logsumexp(oa_i) − oa[i, y_i]) + penalties`` (2.#4–5)."""
     TRACES["risk"] += 1
     oa = _forward(p, X)[2]
-    nll = jax.nn.logsumexp(oa, axis=1) - jnp.take_along_axis(oa, y[:, None], axis=1)[:, 0]
-    R = jnp.mean(nll)  # 2.#4–5
+    n = X.shape[0]
+    # 2.#4–5: each part divided by n before they meet, then summed: no partial sum
+    # exceeds the mean (jnp.mean sums first: inf where the mean is representable).
+    oa_y = jnp.take_along_axis(oa, y[:, None], axis=1)[:, 0]
+    R = jnp.sum(jax.nn.logsumexp(oa, axis=1) / n - oa_y / n)
     if penalized:  # static: an unpenalized risk compiles without the extra passes
         W1, W2 = p.W1, p.W2
         # |W| as sign(W)·W: its derivative is sign(W), 0 at 0 (1.#9), where JAX's

@@ -18,17 +18,28 @@ __all__ = ["backward", "forward", "loss", "loss_and_grad"]
 
 
 def _forward_one(W1, b1, W2, b2, x):
-    """Forward pass for one example x (a list of d floats): lists ha, hs, oa, os and L's parts."""
+    """Forward pass for one example x (a list of d floats): lists ha, hs, oa, os and
+    ``logsumexp(oa)``."""
     d_h, m = len(b1), len(b2)
-    ha = [b1[j] + sum(W1[j][i] * x[i] for i in range(len(x))) for j in range(d_h)]  # 2.#1
+    ha = [b1[j] + sum(W1[j][l] * x[l] for l in range(len(x))) for j in range(d_h)]  # 2.#1
     hs = [ha[j] if ha[j] > 0.0 else 0.0 for j in range(d_h)]  # 2.#1: rect
-    oa = [b2[k] + sum(W2[k][i] * hs[i] for i in range(d_h)) for k in range(m)]  # 2.#2
+    oa = [b2[k] + sum(W2[k][j] * hs[j] for j in range(d_h)) for k in range(m)]  # 2.#2
     top = max(oa)  # shifting by the maximum keeps exp from overflowing
     e = [math.exp(oa[k] - top) for k in range(m)]
     s = sum(e)
     os = [e[k] / s for k in range(m)]  # 2.#3
     lse = top + math.log(s)  # log(sum_k exp(oa_k))
     return ha, hs, oa, os, lse
+
+
+def _nll_over_n(lse: float, oa_y: float, n: int) -> float:
+    """``L_i / n`` with ``L_i = log(sum_k exp(oa_k)) − oa_y`` (2.#4).
+
+    2.#5: each part is divided by n before they meet, so that the sum of these terms
+    over the n examples is the mean and no partial sum exceeds it (each term is >= 0):
+    a representable mean stays representable where the sum of the L_i would overflow.
+    """
+    return lse / n - oa_y / n
 
 
 def _as_lists(p: Params):
@@ -52,15 +63,17 @@ def _penalty(W1, W2, l1: float, l2: float) -> float:
 def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0) -> float:
     """Regularized risk ``R = (1/n) sum_i L(x_i, y_i) + penalties`` (2.#4–5)."""
     W1, b1, W2, b2 = _as_lists(p)
-    total = 0.0
+    n = len(y)
+    mean_nll = 0.0
     for x, label in zip(X.tolist(), y.tolist(), strict=True):
         _, _, oa, _, lse = _forward_one(W1, b1, W2, b2, x)
-        total += lse - oa[label]  # 2.#4: L = log(sum_k exp(oa_k)) − oa_y
-    return total / len(y) + _penalty(W1, W2, l1, l2)  # 2.#5
+        mean_nll += _nll_over_n(lse, oa[label], n)  # 2.#4–5
+    return mean_nll + _penalty(W1, W2, l1, l2)  # 2.#5
 
 
 def _gradient(p: Params, X: np.ndarray, y: np.ndarray, rows, l1: float, l2: float):
-    """Per-example gradients (2.#7–16) summed over the batch, divided by n, plus penalties.
+    """Per-example gradients (2.#7–16), each carrying the 1/n of the mean, summed over the
+    batch, plus penalties.
 
     rows: for each example, its (ha, hs, os) as lists.
     """
@@ -73,26 +86,24 @@ def _gradient(p: Params, X: np.ndarray, y: np.ndarray, rows, l1: float, l2: floa
     gW2 = [[0.0] * d_h for _ in range(m)]
     gb2 = [0.0] * m
     for x, label, (ha, hs, os) in zip(X.tolist(), y.tolist(), rows, strict=True):
-        grad_oa = [os[k] - (1.0 if k == label else 0.0) for k in range(m)]  # 2.#7–8
+        # 2.#7–8: the 1/n of the mean R comes in here, before any sum over examples, so
+        # that no sum of gradients overflows where the mean does not.
+        G_oa = [(os[k] - (1.0 if k == label else 0.0)) / n for k in range(m)]
         for k in range(m):
             for j in range(d_h):
-                gW2[k][j] += grad_oa[k] * hs[j]  # 2.#9–10: dL/dW2_kj = grad_oa_k · hs_j
-            gb2[k] += grad_oa[k]  # 2.#9–10: dL/db2_k = grad_oa_k
-        grad_hs = [sum(grad_oa[k] * W2[k][j] for k in range(m)) for j in range(d_h)]  # 2.#11–12
-        grad_ha = [grad_hs[j] * (1.0 if ha[j] > 0.0 else 0.0) for j in range(d_h)]  # 2.#13–14
+                gW2[k][j] += G_oa[k] * hs[j]  # 2.#9–10: ∂R/∂W2_kj = Σ_i G_oa_ik · hs_ij
+            gb2[k] += G_oa[k]  # 2.#9–10: ∂R/∂b2_k = Σ_i G_oa_ik
+        G_hs = [sum(G_oa[k] * W2[k][j] for k in range(m)) for j in range(d_h)]  # 2.#11–12
+        G_ha = [G_hs[j] * (1.0 if ha[j] > 0.0 else 0.0) for j in range(d_h)]  # 2.#13–14
         for j in range(d_h):
-            for i in range(d):
-                gW1[j][i] += grad_ha[j] * x[i]  # 2.#15–16: dL/dW1_ji = grad_ha_j · x_i
-            gb1[j] += grad_ha[j]  # 2.#15–16: dL/db1_j = grad_ha_j
-    gW1 = [[v / n for v in row] for row in gW1]  # R is the mean over the n examples
-    gb1 = [v / n for v in gb1]
-    gW2 = [[v / n for v in row] for row in gW2]
-    gb2 = [v / n for v in gb2]
+            for l in range(d):
+                gW1[j][l] += G_ha[j] * x[l]  # 2.#15–16: ∂R/∂W1_jl = Σ_i G_ha_ij · x_il
+            gb1[j] += G_ha[j]  # 2.#15–16: ∂R/∂b1_j = Σ_i G_ha_ij
     for g, W in ((gW1, W1), (gW2, W2)):
-        for j, row in enumerate(W):
-            for i, w in enumerate(row):
+        for r, row in enumerate(W):
+            for c, w in enumerate(row):
                 sign = 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
-                g[j][i] += l1 * sign + 2.0 * l2 * w  # 1.#9: l1·sign(w), 1.#8: 2·l2·w
+                g[r][c] += l1 * sign + 2.0 * l2 * w  # 1.#9: l1·sign(w), 1.#8: 2·l2·w
     dtype = X.dtype
     return Params(*(np.array(a, dtype=dtype) for a in (gW1, gb1, gW2, gb2)))
 
@@ -110,11 +121,12 @@ def loss_and_grad(
 ) -> tuple[float, Params]:
     """``(R, ∂R/∂Θ)``, one example at a time."""
     W1, b1, W2, b2 = _as_lists(p)
+    n = len(y)
     rows = []
-    total = 0.0
+    mean_nll = 0.0
     for x, label in zip(X.tolist(), y.tolist(), strict=True):
         ha, hs, oa, os, lse = _forward_one(W1, b1, W2, b2, x)
-        total += lse - oa[label]  # 2.#4
+        mean_nll += _nll_over_n(lse, oa[label], n)  # 2.#4–5
         rows.append((ha, hs, os))
-    risk = total / len(y) + _penalty(W1, W2, l1, l2)  # 2.#5
+    risk = mean_nll + _penalty(W1, W2, l1, l2)  # 2.#5
     return risk, _gradient(p, X, y, rows, l1, l2)

@@ -1,7 +1,8 @@
 """The MLP in NumPy batch matrix forms: the reference the other implementations match.
 
 Raw functions: inputs are trusted to be in the form ``mlp.check_inputs`` returns.
-Arithmetic stays in the dtype of X (float32 or float64).
+Arithmetic stays in the dtype of X (float32 or float64); the part 1 kernels are the
+raw ``kernels.impl_numpy`` functions, called without their public checks.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ def forward(p: Params, X: np.ndarray) -> Forward:
 
 
 def _mean_nll(oa: np.ndarray, y: np.ndarray) -> float:
-    """``mean_i L_i`` with ``L_i = logsumexp(oa_i) − oa[i, y_i]`` (2.#4–5)."""
-    nll = K.logsumexp(oa) - oa[np.arange(oa.shape[0]), y]  # 2.#4
-    return float(np.mean(nll))  # 2.#5
+    """``mean_i L_i`` with ``L_i = logsumexp(oa_i) − oa[i, y_i]`` (2.#4–5).
+
+    2.#5: each part is divided by n before they meet, and the terms are added in
+    float64: no partial sum exceeds the mean (each term is >= 0), so a representable
+    mean stays representable where ``sum(L) / n`` would overflow.
+    """
+    n = oa.shape[0]
+    nll_over_n = K.logsumexp(oa) / n - oa[np.arange(n), y] / n  # 2.#4
+    return float(np.sum(nll_over_n, dtype=np.float64))  # 2.#5
 
 
 def _penalty(p: Params, l1: float, l2: float) -> float:
@@ -59,7 +66,7 @@ def backward(
     n = X.shape[0]
     G_oa = f.os.copy()
     G_oa[np.arange(n), y] -= 1  # 2.#7–8: os − onehot(y)
-    G_oa /= n  # R is a mean over the n examples
+    G_oa /= n  # R is a mean: the 1/n comes in before any sum over examples
     gW2 = G_oa.T @ f.hs  # 2.#9–10
     gb2 = G_oa.sum(axis=0)  # 2.#9–10
     G_hs = G_oa @ W2  # 2.#11–12

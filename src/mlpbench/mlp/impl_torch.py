@@ -43,9 +43,15 @@ def _forward(W1, b1, W2, b2, X) -> tuple[torch.Tensor, ...]:
 
 
 def _mean_nll(oa: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``mean_i (logsumexp(oa_i) − oa[i, y_i])`` (2.#4–5)."""
-    nll = torch.logsumexp(oa, dim=1) - oa.gather(1, y.unsqueeze(1)).squeeze(1)  # 2.#4
-    return nll.mean()  # 2.#5
+    """``mean_i (logsumexp(oa_i) − oa[i, y_i])`` (2.#4–5).
+
+    2.#5: each part is divided by n before they meet and the terms are summed, so that
+    no partial sum exceeds the mean (``nll.mean()`` sums first: inf where the mean is
+    representable).
+    """
+    n = oa.shape[0]
+    nll_over_n = torch.logsumexp(oa, dim=1) / n - oa.gather(1, y.unsqueeze(1)).squeeze(1) / n
+    return nll_over_n.sum()  # 2.#4–5
 
 
 def _penalty(W1: torch.Tensor, W2: torch.Tensor, l1: float, l2: float):
@@ -65,7 +71,7 @@ def _manual_backward(W1, W2, X, y, ha, hs, os, l1: float, l2: float) -> tuple[to
     n = X.shape[0]
     G_oa = os.clone()
     G_oa[torch.arange(n), y] -= 1  # 2.#7–8: os − onehot(y)
-    G_oa /= n  # R is a mean over the n examples
+    G_oa /= n  # R is a mean: the 1/n comes in before any sum over examples
     gW2 = G_oa.T @ hs  # 2.#9–10
     gb2 = G_oa.sum(dim=0)  # 2.#9–10
     G_ha = G_oa @ W2  # 2.#11–12: G_hs, turned into G_ha in place below
@@ -122,6 +128,13 @@ MANUAL = peers.RawImpl(forward, loss, loss_and_grad, backward)
 # --- torch-autograd: gradients by reverse-mode differentiation ----------------------
 
 
+def _cross_entropy_mean(oa: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``mean_i L_i`` through ``F.cross_entropy`` (2.#3–5), each L_i divided by n before
+    the sum (2.#5): ``reduction="mean"`` sums first, inf where the mean is representable.
+    One L_i beyond the float range is still inf here (F.cross_entropy forms it whole)."""
+    return (F.cross_entropy(oa, y, reduction="none") / oa.shape[0]).sum()
+
+
 @torch.no_grad()
 def autograd_loss(
     p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
@@ -129,7 +142,7 @@ def autograd_loss(
     """Regularized risk ``R`` through ``F.cross_entropy`` (2.#3–5), as autograd sees it."""
     W1, b1, W2, b2, X, y = _tensors(*p, X, y)
     oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
-    return float(F.cross_entropy(oa, y) + _penalty(W1, W2, l1, l2))
+    return float(_cross_entropy_mean(oa, y) + _penalty(W1, W2, l1, l2))
 
 
 def autograd_loss_and_grad(
@@ -144,7 +157,7 @@ def autograd_loss_and_grad(
         W1, b1, W2, b2 = params
         X, y = _tensors(X, y)
         oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
-        R = F.cross_entropy(oa, y) + _penalty(W1, W2, l1, l2)  # 2.#3–5, mean over n
+        R = _cross_entropy_mean(oa, y) + _penalty(W1, W2, l1, l2)  # 2.#3–5
         grads = torch.autograd.grad(R, params)
     return float(R.detach()), Params(*_numpy(*grads))
 
