@@ -4,7 +4,10 @@ GEMM is NumPy's BLAS (``a @ b``, 2·k³ FLOPs) with 1 and all threads, through
 threadpoolctl; the triad ``a = b + s·c`` is a parallel numba loop over arrays much
 larger than the caches, counted as STREAM counts it (3 arrays x 8 bytes per
 element, write-allocate traffic not included). Each figure is the best of a few
-repetitions: a ceiling, not a typical value.
+repetitions at more than one size (GEMM), a ceiling rather than a typical value;
+:func:`merge_peaks` keeps the highest of two measurements (``mlpbench run``
+measures again at the end), and :func:`ceiling` raises the GEMM ceiling to the
+fastest rate an implementation reached in the run, so no point is drawn above it.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from mlpbench.harness.results import now_iso
 PEAK_SCHEMA = "mlpbench.peak"
 PEAK_SCHEMA_VERSION = 1
 
-#: (GEMM size, repetitions, triad elements per array, repetitions): full and quick.
-FULL = (2048, 3, 200_000_000 // 24, 10)
-QUICK = (1024, 3, 4_000_000, 6)
+#: (GEMM sizes, repetitions, triad elements per array, repetitions): full and quick.
+#: The peak is the best over the sizes: BLAS reaches its top speed at different sizes
+#: on different machines, and one size alone moved the figure by 20% between runs.
+FULL = ((1024, 2048), 5, 200_000_000 // 24, 10)
+QUICK = ((512, 1024), 5, 4_000_000, 6)
 
 
 def _best_of(fn, repeat: int) -> float:
@@ -84,19 +89,62 @@ def measure_peak(quick: bool = False) -> dict[str, Any]:
     """The ``peak`` object of the result file (schema.py): GEMM and triad ceilings."""
     from mlpbench.harness.machine import configured_threads, max_threads
 
-    size, gemm_repeat, elements, triad_repeat = QUICK if quick else FULL
+    sizes, gemm_repeat, elements, triad_repeat = QUICK if quick else FULL
     cores = max_threads()
     counts = sorted({1, cores})
+    by_size: dict[str, dict[str, dict[str, float]]] = {}
     with configured_threads(cores) as threads:
-        gemm = {dtype: {str(t): round(gemm_gflops(size, dtype, t, gemm_repeat), 2)
-                        for t in counts}
-                for dtype in ("float64", "float32")}
+        for dtype in ("float64", "float32"):
+            by_size[dtype] = {str(t): {str(n): round(gemm_gflops(n, dtype, t, gemm_repeat), 2)
+                                       for n in sizes} for t in counts}
         bandwidth = triad_gbs(elements, cores, triad_repeat)
+    gemm = {dtype: {t: max(v.values()) for t, v in per.items()} for dtype, per in by_size.items()}
+    best = {dtype: {t: int(max(v, key=v.get)) for t, v in per.items()}
+            for dtype, per in by_size.items()}
     return {
-        "gemm_gflops": gemm, "triad_gbs": round(bandwidth, 2), "gemm_size": size,
+        "gemm_gflops": gemm, "gemm_by_size": by_size, "gemm_best_size": best,
+        "triad_gbs": round(bandwidth, 2), "gemm_size": max(sizes),
         "triad_bytes": 3 * 8 * elements, "triad_threads": cores, "quick": bool(quick),
         "threading_layer": threads["threading_layer"], "measured": now_iso(),
     }
+
+
+def merge_peaks(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict | None:
+    """The higher of two measurements of the ceilings, entry by entry (each is a best-of:
+    a lower second reading means the machine was busier, not that the ceiling fell)."""
+    if not first or not second:
+        return first or second
+    out = dict(first)
+    gemm = {dt: dict(v) for dt, v in first["gemm_gflops"].items()}
+    for dt, per in second["gemm_gflops"].items():
+        for t, v in per.items():
+            gemm.setdefault(dt, {})[t] = max(gemm.get(dt, {}).get(t, 0.0), v)
+    out["gemm_gflops"] = gemm
+    out["triad_gbs"] = max(first["triad_gbs"], second["triad_gbs"])
+    out["measured"] = [*_as_list(first.get("measured")), *_as_list(second.get("measured"))]
+    return out
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def ceiling(peak: dict[str, Any] | None, points: list[dict], dtype: str,
+            threads: int | str) -> float | None:
+    """The GEMM ceiling for ``dtype`` at ``threads``: the measured peak, raised to the
+    highest GFLOP/s any point of ``points`` reached at that dtype (an implementation
+    faster than NumPy's square GEMM shows the ceiling was set too low)."""
+    measured = None
+    if peak:
+        measured = (peak.get("gemm_gflops", {}).get(dtype) or {}).get(str(threads))
+    rates = [p["gflops"] for p in points
+             if p.get("dtype") == dtype and p.get("status") == "ok" and p.get("gflops")]
+    best = max(rates, default=None)
+    if measured is None:
+        return best
+    return max(measured, best) if best is not None else measured
 
 
 def peak_document(peak: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +180,10 @@ def load_peak(path) -> dict[str, Any]:
 
 def format_peak(peak: dict[str, Any]) -> str:
     """A few lines summarizing a peak object."""
-    lines = [f"GEMM {peak['gemm_size']}x{peak['gemm_size']} (GFLOP/s, best of a few):"]
+    sizes = sorted({int(n) for per in (peak.get("gemm_by_size") or {}).values()
+                    for by_n in per.values() for n in by_n}) or [peak["gemm_size"]]
+    lines = [f"GEMM {', '.join(f'{n}x{n}' for n in sizes)} (GFLOP/s, best of "
+             "repetitions and sizes):"]
     for dtype, by_threads in peak["gemm_gflops"].items():
         cells = ", ".join(f"{t} thread{'s' if t != '1' else ''}: {v:g}"
                           for t, v in by_threads.items())
