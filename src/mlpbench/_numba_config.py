@@ -1,7 +1,7 @@
 """Numba compilation flags, set once here and used by every ``@njit`` in mlpbench.
 
 ``fastmath`` is restricted to flags that keep inf and NaN semantics: softmax and
-logsumexp rely on ``exp(-inf) == 0`` (DESIGN.md). ``STRICT`` is for kernels whose
+logsumexp rely on ``exp(-inf) == 0`` (docs/math.md#stability). ``JIT_STRICT`` is for kernels whose
 accuracy is tested to a few ulp against mpmath, where ``afn`` (approximate libm
 calls) and reassociation are not allowed.
 """

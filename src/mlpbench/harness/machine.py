@@ -15,7 +15,8 @@ from typing import Any
 
 #: numba's threading layer. 'workqueue' puts its threads to sleep after a parallel
 #: region; the OpenMP layer spins for a while, stealing the cores BLAS threads need
-#: next (DESIGN.md: 2-10x slowdowns on two cores). Overridden by NUMBA_THREADING_LAYER.
+#: next (2-10x slowdowns measured on the project's 2-core machines). Overridden
+#: by NUMBA_THREADING_LAYER.
 THREADING_LAYER = "workqueue"
 
 #: CPU flags that matter for these kernels, shown by ``mlpbench info``.

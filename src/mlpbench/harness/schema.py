@@ -42,7 +42,7 @@ A ``Point`` is one (implementation, dtype, phase, n, d, d_h, m)::
      "median_s", "q1_s", "q3_s", "iqr_s", "min_s", "max_s", "mean_s":
          seconds per call, from samples of ``loops`` calls each (null unless ok),
      "samples": int, "loops": int,
-     "flops": int (DESIGN.md's count for the phase), "gflops": flops / median_s / 1e9,
+     "flops": int (docs/math.md#flops, the count for the phase), "gflops": flops / median_s / 1e9,
      "predicted_s": the budget's prediction of seconds per call (set on points
          skipped for the budget; also on timed points where there was one),
      "max_rel_err": the correctness gate's error against numpy (null if not gated),
@@ -60,6 +60,12 @@ refused when it is loaded, not later by a reader.
 Optional top-level ``"coldstart"``: a list of records from
 ``harness.coldstart.measure_cold_start``: compile time, first call with a warm
 cache and warm call of an implementation's step, each from new processes.
+
+Optional top-level ``"cluster"`` (a sweep run by ``harness.cluster``): ``mode``
+(``shard`` | ``every-machine``), ``scheduler`` (its address), ``host`` (every-machine:
+the machine of this file), ``machines`` ({name: {identity, cpu_model, hostname,
+threads, workers}}), ``tasks`` (one record per size task); its points carry ``host``
+(the machine that measured them) and, for a task that could not run, ``lost: true``.
 
 Times are per call of the phase: ``forward`` is ``impl.forward``, ``backward``
 the gradient given the forward pass, ``step`` is ``impl.loss_and_grad``; the
@@ -125,7 +131,7 @@ class SchemaError(ResultFileError):
 
 
 def flops(phase: str, n: int, d: int, d_h: int, m: int) -> int:
-    """Floating-point operations of the five matrix products (DESIGN.md).
+    """Floating-point operations of the five matrix products (docs/math.md#flops).
 
     forward: ``2·n·d·d_h + 2·n·d_h·m`` (Ha, Oa); backward: ``2·n·d·d_h + 4·n·d_h·m``
     (gW1; gW2 and G_hs); step = forward + backward = ``4·n·d·d_h + 6·n·d_h·m``.
@@ -437,6 +443,33 @@ def _validate_coldstart(records: Any) -> None:
             _seconds(where, k, r[k], optional=True)
 
 
+CLUSTER_MODES = ("shard", "every-machine")
+
+
+def validate_cluster(doc: Mapping[str, Any]) -> None:
+    """Check the optional fields a cluster sweep writes: ``cluster`` and each point's
+    ``host`` and ``lost``."""
+    cluster = doc.get("cluster")
+    if cluster is not None:
+        _mapping("file", "cluster", cluster)
+        _choice("cluster", "mode", cluster.get("mode"), CLUSTER_MODES)
+        for k in ("scheduler", "host"):
+            _text("cluster", k, cluster.get(k), optional=True)
+        machines = cluster.get("machines", {})
+        if not isinstance(machines, dict) or not all(isinstance(v, dict)
+                                                     for v in machines.values()):
+            _fail("cluster", "machines", "an object mapping machine names to objects",
+                  machines)
+    for i, p in enumerate(doc.get("points") or []):
+        if not isinstance(p, dict):
+            continue  # validate_point says so
+        where = _point_where(i, p)
+        if "host" in p:
+            _text(where, "host", p["host"], optional=True)
+        if "lost" in p:
+            _flag(where, "lost", p["lost"])
+
+
 def validate(doc: Any) -> dict:
     """Check that ``doc`` is a result document of this schema version; return it.
 
@@ -465,6 +498,7 @@ def validate(doc: Any) -> dict:
     if doc["peak"] is not None:
         validate_peak(doc["peak"])
     _validate_coldstart(doc.get("coldstart"))
+    validate_cluster(doc)
     if not isinstance(doc["points"], list):
         raise SchemaError(f"'points' must be a list, got {_show(doc['points'])}")
     for i, p in enumerate(doc["points"]):
