@@ -68,9 +68,9 @@ __all__ = ["EVERY_MACHINE", "MACHINE_ID_VAR", "MODES", "SHARD", "call_on_bench",
            "machine_name", "machine_path", "run_cluster_sweep", "run_size_task",
            "validate_cluster_fields"]
 
-SHARD = "shard"
-EVERY_MACHINE = "every-machine"
-MODES = (SHARD, EVERY_MACHINE)
+#: ``shard`` and ``every-machine`` (the result file's ``cluster.mode``).
+MODES = schema.CLUSTER_MODES
+SHARD, EVERY_MACHINE = MODES
 
 #: The worker resource a benchmarking task takes (``dask worker --resources bench=1``).
 RESOURCE = "bench"
@@ -684,25 +684,7 @@ def call_on_bench(address: Any, fn: Callable, *args: Any, connect_timeout_s: flo
 
 
 def validate_cluster_fields(doc: Mapping[str, Any]) -> None:
-    """Check the optional fields a cluster sweep writes: ``cluster`` (mode, scheduler,
-    host, machines) and each point's ``host`` and ``lost``. Raises schema.SchemaError."""
-    fail = schema.SchemaError
-    cluster = doc.get("cluster")
-    if cluster is not None:
-        if not isinstance(cluster, dict):
-            raise fail(f"cluster must be an object, got {type(cluster).__name__}")
-        if cluster.get("mode") not in MODES:
-            raise fail(f"cluster: mode must be one of {', '.join(MODES)}, "
-                       f"got {cluster.get('mode')!r}")
-        for key in ("scheduler", "host"):
-            if cluster.get(key) is not None and not isinstance(cluster[key], str):
-                raise fail(f"cluster: {key} must be a string")
-        machines = cluster.get("machines", {})
-        if not isinstance(machines, dict) or not all(
-                isinstance(k, str) and isinstance(v, dict) for k, v in machines.items()):
-            raise fail("cluster: machines must map machine names to objects")
-    for i, p in enumerate(doc.get("points") or []):
-        if p.get("host") is not None and not isinstance(p["host"], str):
-            raise fail(f"point {i}: host must be a string or null, got {p['host']!r}")
-        if "lost" in p and not isinstance(p["lost"], bool):
-            raise fail(f"point {i}: lost must be true or false, got {p['lost']!r}")
+    """Check the optional fields a cluster sweep writes (``cluster``, each point's
+    ``host`` and ``lost``); :func:`harness.results.load_results` checks them too.
+    Raises schema.SchemaError."""
+    schema.validate_cluster(doc)
