@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -136,7 +137,58 @@ def test_cluster_fields_checked():
         cl.validate_cluster_fields({"points": [{"host": 3}]})
 
 
+def test_cli_without_dask_says_which_extra_in_one_line(tmp_path):
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "from mlpbench.commands import main\n"
+            "sys.exit(main(['bench', '--impl', 'numpy', '--sizes', '1', '--cluster', "
+            "'tcp://127.0.0.1:1', '-o', sys.argv[1]]))")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.json")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "pip install -e '.[cluster]'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_mode_needs_cluster(capsys):
+    from mlpbench.commands import main
+
+    assert main(["bench", "--impl", "numpy", "--sizes", "1", "--every-machine"]) == 2
+    assert "--every-machine needs --cluster" in capsys.readouterr().err
+
+
 # --- on a LocalCluster ----------------------------------------------------------------------
+
+
+CLI_SIZES = ["--sizes", "1,2", "--d", "4", "--d-h", "4", "--m", "3", "--impl", "numpy,loops",
+             "--budget", "0.03", "--quick", "--no-progress"]
+
+
+def test_cli_bench_every_machine(dask_cluster, tmp_path, capsys):
+    from mlpbench.commands import main
+
+    lc, _ = dask_cluster
+    out = tmp_path / "res.json"
+    rc = main(["bench", *CLI_SIZES, "--cluster", lc.scheduler_address, "--every-machine",
+               "-o", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    for name in NAMES:
+        assert f"wrote {tmp_path / f'res.{name}.json'}: 4 timed" in text
+        assert load_results(tmp_path / f"res.{name}.json")["cluster"]["host"] == name
+
+
+def test_cli_run_on_cluster(dask_cluster, tmp_path, capsys):
+    from mlpbench.commands import main
+
+    lc, _ = dask_cluster
+    rc = main(["run", "--tiny", "--no-numerics", "--impl", "numpy,loops", "--no-progress",
+               "--cluster", lc.scheduler_address, "--out", str(tmp_path / "rep")])
+    assert rc == 0, capsys.readouterr().err
+    for name in ("n", "d", "d_h", "phases"):
+        doc = load_results(tmp_path / "rep" / f"results_{name}.json", need_points=True)
+        assert doc["complete"] and doc["cluster"]["mode"] == "shard"
+        assert {p["host"] for p in doc["points"]} <= set(NAMES)
+    assert (tmp_path / "rep" / "report.html").is_file()
 
 
 def test_shard_gives_the_points_of_a_local_sweep(dask_cluster, tmp_path):

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--phase", action=common.ListAction, metavar="LIST", default=None,
                    help=f"forward, backward, step (= loss_and_grad), {common.LIST_FORMS} "
                         "(default: step)")
-    common.add_threads(p, default=None, default_text="1, steady on a shared machine")
+    common.add_threads(p, default=None, default_text="1, steady on a shared machine",
+                       several=True)
     p.add_argument("--l1", type=float, default=0.0, help="L1 penalty (default: 0, off)")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty (default: 0, off)")
     p.add_argument("--budget", type=float, metavar="SECONDS",
@@ -63,11 +64,40 @@ def register(subparsers) -> None:
                    help="print the tables of existing result files (times, speed-ups "
                         "over numpy, geometric means, %% of GEMM peak) and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_cluster(p)
     p.set_defaults(func=run)
 
 
-def sweep_config(args):
-    """The :class:`harness.sweep.SweepConfig` the options describe (not yet validated)."""
+def add_cluster(p, modes: bool = True) -> None:
+    """``--cluster ADDRESS`` (and ``--shard`` / ``--every-machine``): the sweep on a Dask
+    cluster (harness.cluster, docs/cluster.md)."""
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the sweep on the Dask scheduler at ADDRESS (tcp://HOST:8786): "
+                        "one size per task, on workers started with --resources bench=1 "
+                        "(one per machine); needs pip install -e '.[cluster]'")
+    if modes:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--shard", dest="cluster_mode", action="store_const", const="shard",
+                       help="with --cluster: identical machines share one sweep and one "
+                            "file (refused if their CPU, memory or libraries differ); the "
+                            "default")
+        g.add_argument("--every-machine", dest="cluster_mode", action="store_const",
+                       const="every-machine",
+                       help="with --cluster: every machine runs the whole sweep into its own "
+                            "file, FILE.stem.MACHINE.json (or DIR/MACHINE.json)")
+
+
+def thread_counts(args) -> list:
+    """The thread counts asked for: ``[None]`` (the default) or the ``--threads`` list."""
+    value = args.threads
+    return list(value) if isinstance(value, list) else [value]
+
+
+def sweep_config(args, threads=None):
+    """The :class:`harness.sweep.SweepConfig` the options describe (not yet validated);
+    ``threads`` is one of :func:`thread_counts` (default: the first)."""
+    if threads is None:
+        threads = thread_counts(args)[0]
     from mlpbench.harness.schema import BASE
     from mlpbench.harness.sweep import SweepConfig
 
@@ -97,7 +127,7 @@ def sweep_config(args):
                        implementations=common.implementations(args.impl),
                        dtypes=tuple(args.dtype or ["float64"]),
                        phases=tuple(args.phase or ["step"]), l1=args.l1, l2=args.l2,
-                       budget_s=args.budget, threads=common.resolve_threads(args.threads),
+                       budget_s=args.budget, threads=common.resolve_threads(threads),
                        seed=args.seed, quick=args.quick, reference=args.reference,
                        precision=args.precision)
 
@@ -116,16 +146,33 @@ def run(args) -> int:
         raise UsageError("--resume and --force exclude each other")
     if args.resume and args.out is None:
         raise UsageError("--resume needs -o FILE, the result file to continue")
-    cfg = validate_config(sweep_config(args))
+    if getattr(args, "cluster_mode", None) and args.cluster is None:
+        raise UsageError(f"--{args.cluster_mode} needs --cluster ADDRESS")
+    if args.cluster is not None:
+        return _run_on_cluster(args)
+    counts = thread_counts(args)
+    configs = [validate_config(sweep_config(args, t)) for t in counts]
     peak = load_peak(args.peak) if args.peak is not None else None
-    _warn_if_busy(cfg.threads)
-    out = args.out or Path("results") / (
-        f"bench-{cfg.axis}-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    args.interrupt_note = (f"finished points are in {out} "
-                           f"(continue with --resume -o {out})")
-    doc = run_sweep(cfg, out, resume=args.resume, progress=not args.no_progress,
-                    peak=peak, force=args.force)
-    args.interrupt_note = None
+    base = args.out or Path("results") / (
+        f"bench-{configs[0].axis}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    failed = 0
+    for t, cfg in zip(counts, configs, strict=True):
+        _warn_if_busy(cfg.threads)
+        out = base if len(counts) == 1 else base.with_name(f"{base.stem}.t{t}{base.suffix}")
+        again = f" --threads {','.join(map(str, counts))}" if len(counts) > 1 else ""
+        args.interrupt_note = (f"finished points are in {out} "
+                               f"(continue with --resume -o {base}{again})")
+        doc = run_sweep(cfg, out, resume=args.resume, progress=not args.no_progress,
+                        peak=peak, force=args.force)
+        args.interrupt_note = None
+        failed += print_written(out, doc)
+        if args.speedup:
+            print_tables(doc)
+    return 1 if failed else 0
+
+
+def print_written(out, doc) -> int:
+    """What a sweep wrote into ``out``, and its failed points; returns how many failed."""
     counts = {s: sum(p["status"] == s for p in doc["points"]) for s in ("ok", "skipped", "failed")}
     print(f"wrote {out}: {counts['ok']} timed, {counts['skipped']} skipped, "
           f"{counts['failed']} failed")
@@ -133,9 +180,36 @@ def run(args) -> int:
         if p["status"] == "failed":
             print(f"  FAILED {p['impl']} {p['dtype']} {p['phase']} n={p['n']} d={p['d']} "
                   f"d_h={p['d_h']}: {p['reason']}")
-    if args.speedup:
-        print_tables(doc)
-    return 1 if counts["failed"] else 0
+    return counts["failed"]
+
+
+def _run_on_cluster(args) -> int:
+    from mlpbench.harness.cluster import SHARD, run_cluster_sweep
+    from mlpbench.harness.peak import load_peak
+
+    counts = thread_counts(args)
+    if len(counts) > 1:
+        raise UsageError("--cluster runs one thread count; give --threads N")
+    if counts[0] == common.ALL:
+        raise UsageError("--threads all counts this machine's cores, not the workers'; "
+                         "give a number with --cluster")
+    cfg = sweep_config(args)
+    peak = load_peak(args.peak) if args.peak is not None else None
+    mode = args.cluster_mode or SHARD
+    out = args.out or Path("results") / (
+        f"bench-{cfg.axis}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    where = out if mode == SHARD else f"one file per machine beside {out}"
+    args.interrupt_note = (f"finished points are in {where} "
+                           f"(continue with --resume -o {out})")
+    docs = run_cluster_sweep(cfg, out, args.cluster, mode=mode, resume=args.resume,
+                             progress=not args.no_progress, peak=peak, force=args.force)
+    args.interrupt_note = None
+    failed = 0
+    for path, doc in docs.items():
+        failed += print_written(path, doc)
+        if args.speedup:
+            print_tables(doc)
+    return 1 if failed else 0
 
 
 def print_tables(doc) -> None:

@@ -51,6 +51,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-numerics", action="store_true",
                    help="leave out the accuracy figure (needs mpmath)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from mlpbench.commands.bench import add_cluster
+
+    add_cluster(p, modes=False)
     p.set_defaults(func=run)
 
 
@@ -77,12 +80,15 @@ def run(args) -> int:
             raise UsageError(f"unknown dtype {dt!r}; choose from float32, float64")
     if not (math.isfinite(budget) and budget > 0):
         raise UsageError(f"--budget must be a positive number of seconds, got {budget}")
+    if args.cluster is not None and args.threads == common.ALL:
+        raise UsageError("--threads all counts this machine's cores, not the workers'; "
+                         "give a number with --cluster")
     plan = pipeline.RunPlan(
         out=args.out or pipeline.default_out(), sizes=sizes,
         implementations=common.implementations(args.impl), dtypes=dtypes, budget_s=budget,
         threads=common.resolve_threads(args.threads), peak=not (args.no_peak or args.tiny),
         numerics=not args.no_numerics, coldstart=not (args.no_coldstart or args.tiny),
-        progress=not args.no_progress, force=args.force)
+        progress=not args.no_progress, force=args.force, cluster=args.cluster)
     if base is not None:
         plan.base = base
     args.interrupt_note = (f"the sweeps finished so far are in {plan.out}/results_*.json "

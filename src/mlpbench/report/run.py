@@ -8,6 +8,7 @@ starts of the JIT-compiled ones, the accuracy table, then the report.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import platform
 import re
@@ -61,6 +62,13 @@ class RunPlan:
     coldstart: bool = True
     progress: bool = True
     force: bool = False
+    #: A Dask scheduler's address: the sweeps (sharded), the ceilings and the cold starts
+    #: run on its machines (harness.cluster), not here.
+    cluster: str | None = None
+
+
+def _here(fn: Callable, *args, **kwargs):
+    return fn(*args, **kwargs)
 
 
 def _stage(i: int, total: int, text: str, echo: Callable[[str], None]) -> None:
@@ -75,6 +83,12 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
     from mlpbench.harness.sweep import SweepConfig, run_sweep
     from mlpbench.report import build
 
+    sweep, on_machine = run_sweep, _here
+    if plan.cluster:
+        from mlpbench.harness import cluster
+
+        sweep = functools.partial(cluster.run_cluster_sweep, address=plan.cluster)
+        on_machine = functools.partial(cluster.call_on_bench, plan.cluster)
     out = prepare_out_dir(plan.out, plan.force)
     total = 2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics) + bool(plan.coldstart)
     stage, started = 1, time.perf_counter()
@@ -82,7 +96,7 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
     if plan.peak:
         _stage(stage, total, "measuring the ceilings (quick GEMM peak and triad bandwidth)",
                echo)
-        peak = measure_peak(quick=True)
+        peak = on_machine(measure_peak, quick=True)
         echo("      " + format_peak(peak).replace("\n", "\n      "))
         stage += 1
     common = {"base": dict(plan.base), "implementations": tuple(plan.implementations),
@@ -100,7 +114,7 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
     paths = []
     for text, name, cfg in sweeps:
         _stage(stage, total, text, echo)
-        run_sweep(cfg, out / name, progress=plan.progress, peak=peak, force=plan.force)
+        sweep(cfg, out / name, progress=plan.progress, peak=peak, force=plan.force)
         paths.append(out / name)
         stage += 1
     # Implementations whose first call compiles: their compile and cached first-call
@@ -111,13 +125,13 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
                f"{', '.join(jitted)} in new processes", echo)
         phases_path = out / "results_phases.json"
         doc = load_all([phases_path])[0]
-        doc["coldstart"] = measure_all(jitted, plan.dtypes, plan.base)
+        doc["coldstart"] = on_machine(measure_all, jitted, plan.dtypes, plan.base)
         write_json_atomic(phases_path, doc)
     stage += plan.coldstart
     if peak is not None:
         # A ceiling is a best-of: measured again now that the machine is warm, and the
         # higher of the two readings kept in every result file.
-        again = measure_peak(quick=True)
+        again = on_machine(measure_peak, quick=True)
         merged = merge_peaks(peak, again)
         echo(f"      ceilings measured again: GEMM float64 1 thread "
              f"{again['gemm_gflops']['float64'].get('1', 0):g} GFLOP/s (kept "
