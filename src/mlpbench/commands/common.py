@@ -166,11 +166,28 @@ def parse_threads(text: str) -> int | str:
     return value
 
 
-def add_threads(parser, *, default: int | None, default_text: str) -> None:
-    """``--threads N|all``, the same in every command that has it."""
-    parser.add_argument("--threads", type=parse_threads, default=default, metavar="N|all",
+def parse_thread_list(text: str) -> int | str | list[int | str]:
+    """``--threads 1,2``: one sweep per thread count (each a count or ``all``); a single
+    count is returned as it is, as :func:`parse_threads` gives it."""
+    items = split_items(text)
+    if not items:
+        raise argparse.ArgumentTypeError("expected thread counts like 1 or 1,2 or all")
+    values = [parse_threads(item) for item in items]
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a thread count is listed twice: {text!r}")
+    return values if len(values) > 1 else values[0]
+
+
+def add_threads(parser, *, default: int | None, default_text: str,
+                several: bool = False) -> None:
+    """``--threads N|all``, the same in every command that has it; ``several``: a list
+    (``--threads 1,2``), one sweep per count."""
+    extra = (" A list (1,2) runs one sweep per thread count, into one file each "
+             "(FILE.t1.json, FILE.t2.json), for the speed-up from more cores.") if several else ""
+    parser.add_argument("--threads", type=parse_thread_list if several else parse_threads,
+                        default=default, metavar="N|all" + (",..." if several else ""),
                         help=f"numba and BLAS threads, or 'all' (every CPU this process may "
-                             f"use) (default: {default_text})")
+                             f"use) (default: {default_text}).{extra}")
 
 
 def resolve_threads(value: int | str | None) -> int | None:

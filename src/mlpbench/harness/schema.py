@@ -323,6 +323,12 @@ def _check_raw_samples(where: str, p: dict) -> None:
             _fail(where, "canary_s", "a list as long as times_s", canary)
         for t in canary:
             _seconds(where, "canary_s", t, optional=True)
+    mem = p.get("memory")
+    if mem is not None:
+        _mapping(where, "memory", mem)
+        for k in ("peak_bytes", "allocations"):
+            _count(where, f"memory.{k}", mem.get(k), optional=True)
+        _text(where, "memory.method", mem.get("method"))
     ratio = p.get("ratio")
     if ratio is not None:
         _mapping(where, "ratio", ratio)

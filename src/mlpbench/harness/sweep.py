@@ -389,7 +389,7 @@ def _time_together(ready: list[tuple[dict, Any]], policy: Policy, problem: tuple
     ref_result = results[ref] if ref is not None else None
     load = _loadavg()
     cores = cpu_count()
-    for (point, _), result, left in zip(ready, results, budgets, strict=False):
+    for (point, call), result, left in zip(ready, results, budgets, strict=False):
         if result is None:
             continue
         st = result.stats
@@ -419,9 +419,30 @@ def _time_together(ready: list[tuple[dict, Any]], policy: Policy, problem: tuple
             point["warnings"].append(
                 f"precision target ±{policy.precision:.0%} not reached (±{reached:.1%}) "
                 f"within the budget, after {st.samples} samples")
+        if st.median_s < MEMORY_MAX_CALL_S:
+            point["memory"] = _memory(point["impl"], call)
         if result.spent_s > left and st.samples <= policy.min_samples:
             point["warnings"].append("over budget: the minimum number of samples took longer "
                                      "than the budget")
+
+
+#: Memory is measured in one extra call after timing, for calls shorter than this.
+MEMORY_MAX_CALL_S = 0.5
+
+
+def _memory(name: str, call: Any) -> dict:
+    from mlpbench.mlp import registry
+
+    try:
+        info = registry.info(name)
+        peer, jit = info.peer, info.jit
+    except Exception:  # an implementation injected by a caller, not registered
+        peer, jit = False, False
+    try:
+        return memory.measure_call(call, peer=peer, jit=jit)
+    except Exception as exc:  # measuring must never lose the timed point
+        return {"peak_bytes": None, "allocations": None,
+                "method": f"not measured ({error_text(exc)})"}
 
 
 def _sig(x: float) -> float:
