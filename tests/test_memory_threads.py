@@ -51,3 +51,12 @@ def test_bench_threads_list_writes_one_file_per_count_with_memory(tmp_path, caps
         assert doc["sweep"]["threads"] == t
         assert all(p["memory"]["peak_bytes"] > 0 for p in doc["points"])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [["--data", "moons", "--n", "1000000000"],
+                                  ["--data", "digits", "--hidden", "1000000000"]])
+def test_train_refuses_sizes_that_cannot_fit(tmp_path, capsys, argv):
+    status = main(["train", *argv, "--out", str(tmp_path / "t"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "cannot fit" in err and "Traceback" not in err
+    assert not (tmp_path / "t").exists()

@@ -286,12 +286,30 @@ def _load(args, name: str, opts, **fractions):
         raise UsageError(f"--d must be a positive integer, got {args.d}")
     if args.m is not None and args.m < 2:
         raise UsageError(f"--m must be at least 2 classes, got {args.m}")
+    _check_memory(name, kwargs.get("n"), kwargs.get("d"), kwargs.get("m"), opts)
     try:
         ds = data.load(name, **kwargs)
     except InputError as exc:  # name the option: the library names its argument
         raise type(exc)(f"--data {name}: {exc}") from None
     opts["data_args"] = {k: v for k, v in kwargs.items() if k != "dtype"}
     return ds
+
+
+def _check_memory(name: str, n, d, m, opts) -> None:
+    """Refuse sizes that cannot fit before anything is allocated (one line, exit 2)."""
+    from mlpbench.harness import memory
+    from mlpbench.harness.machine import available_memory_bytes
+
+    n = n or 2000
+    d = d or {"moons": 2, "digits": 64, "blobs": 2}.get(name, 64)
+    m = m or 10
+    hidden = opts.get("hidden") or 1
+    need = memory.point_bytes(opts.get("impl", "numpy"), "step", n, d, hidden, m,
+                              str(opts.get("dtype", "float64")))
+    short = memory.too_big(need, available_memory_bytes())
+    if short:
+        raise UsageError(f"--data {name} with n={n}, d={d}, --hidden {hidden} cannot fit: "
+                         f"{short}; give smaller sizes")
 
 
 def _check_batch(batch, ds) -> None:

@@ -33,19 +33,111 @@ def make_problem(n: int, d: int, d_h: int, m: int, dtype: str, seed: int):
     return mlp.check_inputs(p, X, y)
 
 
-def phase_call(impl: Any, phase: str, problem: tuple, l1: float, l2: float) -> Callable[[], Any]:
+#: How a point's inputs reach the implementation (the point's ``inputs`` field):
+#: converted once to its own types (``raw.prepare``), or NumPy arrays at every call.
+INPUTS = ("resident", "numpy")
+
+
+def inputs_used(impl: Any, peer_inputs: str = "resident") -> str:
+    """``"resident"`` when ``impl`` is timed on its own types: ``peer_inputs`` asks for
+    it and its raw functions have the resident form (``mlp.peers.has_resident``: the
+    peers), and it is trusted; else ``"numpy"`` (mlpbench's own implementations, whose
+    types are NumPy's, and plugins)."""
+    from mlpbench.mlp.peers import has_resident
+
+    if (peer_inputs == "resident" and getattr(impl, "trusted", True) is not False
+            and has_resident(impl.raw)):
+        return "resident"
+    return "numpy"
+
+
+def numpy_output(out: Any) -> Any:
+    """A phase's output with a peer's tensors turned into NumPy arrays, for the gate."""
+    from mlpbench.mlp.peers import to_numpy
+
+    return to_numpy(out)
+
+
+def phase_call(impl: Any, phase: str, problem: tuple, l1: float, l2: float,
+               peer_inputs: str = "resident") -> Callable[[], Any]:
     """The callable timed for ``phase``: raw forward, raw backward, or raw loss_and_grad.
 
     ``backward`` receives the implementation's own forward pass, computed here once.
+    Where :func:`inputs_used` says ``"resident"`` (``peer_inputs="resident"``, a peer),
+    the problem is converted to the implementation's own types here, once
+    (``raw.prepare``), and the call is ``raw.resident_*`` on them: it returns the
+    library's types (:func:`numpy_output` converts them for the gate).
+    For an untrusted implementation (a user's plugin: ``impl.trusted`` is False) the
+    first call also checks the result (type, shape, dtype, finite) and that the
+    problem's arrays are unchanged (putting them back if not, for the others), and
+    raises ``mlp.plugins.PluginResultError`` naming the function: the point fails with
+    that reason and is not timed.
     """
     p, X, y = problem
     raw, l1, l2 = impl.raw, float(l1), float(l2)
+    if inputs_used(impl, peer_inputs) == "resident":
+        return _resident_call(raw, phase, problem, l1, l2)
+    if getattr(impl, "trusted", True) is False:
+        return _first_call_checked(impl, phase, problem, l1, l2)
     if phase == "forward":
         return lambda: raw.forward(p, X)
     if phase == "backward":
         f = raw.forward(p, X)
         return lambda: raw.backward(p, X, y, f, l1, l2)
     return lambda: raw.loss_and_grad(p, X, y, l1, l2)
+
+
+def _resident_call(raw: Any, phase: str, problem: tuple, l1: float, l2: float
+                   ) -> Callable[[], Any]:
+    resident = raw.prepare(*problem)  # once per point, outside the timed call
+    if phase == "forward":
+        return lambda: raw.resident_forward(resident)
+    if phase == "backward":
+        f = raw.resident_forward(resident)
+        return lambda: raw.resident_backward(resident, f, l1, l2)
+    return lambda: raw.resident_loss_and_grad(resident, l1, l2)
+
+
+def _first_call_checked(impl: Any, phase: str, problem: tuple, l1: float, l2: float
+                        ) -> Callable[[], Any]:
+    from mlpbench.mlp import plugins
+
+    p, X, y = problem
+    raw, name = impl.raw, impl.name
+    guard = plugins.CallGuard.for_problem(impl, problem)
+    fn = {"forward": "forward", "backward": "backward"}.get(phase, "loss_and_grad")
+    if phase == "forward":
+        def call():
+            return raw.forward(p, X)
+    elif phase == "backward":
+        f = plugins.check_forward_result(name, raw.forward(p, X), p, X)
+        guard.check("forward")
+
+        def call():
+            return raw.backward(p, X, y, f, l1, l2)
+    else:
+        def call():
+            return raw.loss_and_grad(p, X, y, l1, l2)
+    first = [True]
+
+    def checked():
+        if not first[0]:
+            return call()
+        first[0] = False
+        try:
+            out = call()
+        except Exception as exc:  # said with the function's name
+            guard.restore()
+            raise plugins.PluginResultError(
+                f"implementation {name!r}: {fn} raised {error_text(exc)}") from exc
+        except BaseException:
+            guard.restore()
+            raise
+        guard.check(fn)  # inputs put back, PluginResultError if they changed
+        plugins.check_phase_result(name, phase, out, p, X)
+        return out
+
+    return checked
 
 
 def _leaves(out: Any) -> list[np.ndarray]:

@@ -58,5 +58,6 @@ __all__ = [
 def __getattr__(name):
     # The name lists grow with register(); read it from the registry each time.
     if name in ("IMPLEMENTATIONS", "CORE_IMPLEMENTATIONS"):
+        registry.discover()  # installed packages' implementations (entry points), once
         return getattr(registry, name)
     raise AttributeError(f"module 'mlpbench.mlp' has no attribute {name!r}")

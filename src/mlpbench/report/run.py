@@ -53,7 +53,7 @@ class RunPlan:
     base: Mapping[str, int] = field(default_factory=lambda: dict(schema.BASE))
     #: Default: every registered implementation (mlp.IMPLEMENTATIONS, peers included
     #: where installed), in display order.
-    implementations: Sequence[str] = field(default_factory=lambda: registry.IMPLEMENTATIONS)
+    implementations: Sequence[str] = field(default_factory=lambda: registry.names())
     dtypes: Sequence[str] = ("float64",)
     budget_s: float = QUICK_BUDGET_S
     threads: int | None = DEFAULT_THREADS
