@@ -13,9 +13,14 @@ def register(subparsers) -> None:
         help="check that the MLP implementations agree (with numpy, with finite differences)",
         description="For every implementation and dtype, on a few random problems, compare "
                     "the loss, every field of the forward pass and every gradient (with and "
-                    "without penalties) with the numpy implementation, and in float64 the "
-                    "gradient with central finite differences; print one table row per "
-                    "implementation and dtype. Exit status 1 if any disagrees.")
+                    "without penalties) with the numpy implementation, and the gradient "
+                    "with central finite differences (float64: tolerance 1e-7, float32: "
+                    "1e-2); check every result (type, shape, dtype, finite) and that no "
+                    "call changes its inputs, and that bad inputs given through the "
+                    "registry raise their documented errors; print one table row per "
+                    "implementation and dtype, then one line per fault. Your own "
+                    "implementation: --impl mine=path/to/mine.py (docs/plugins.md). Exit "
+                    "status 1 if any fails, 2 if one cannot be loaded.")
     common.add_impl(p)
     common.add_dtypes(p, default="float32,float64")
     p.add_argument(
@@ -31,7 +36,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mlpbench.mlp.check import DEFAULT_SHAPES, PENALTIES, format_table, run_checks
+    from mlpbench.mlp.check import (
+        DEFAULT_SHAPES,
+        PENALTIES,
+        fault_lines,
+        format_table,
+        run_checks,
+    )
 
     names = common.check_implementations(common.implementations(args.impl))
     dtypes = list(dict.fromkeys(args.dtype or ["float32", "float64"]))
@@ -48,8 +59,12 @@ def run(args) -> int:
     print(f"mlpbench check: shapes (n, d, d_h, m) {', '.join(map(str, shapes))}; "
           f"{args.problems} problem(s) each, penalties (l1, l2) in {list(PENALTIES)}")
     print("errors vs numpy: max over all outputs of max|a - b| / max(|a|, |b|);"
-          " fd: gradient vs central finite differences (float64)")
+          " fd: gradient vs central finite differences of the implementation's own loss;"
+          " bad inputs: the registry's checks raise the documented errors")
     print(format_table(rows))
+    faults = fault_lines(rows)
+    for line in faults:
+        print(f"  {line}")
     failed = [f"{r['impl']}/{r['dtype']}" for r in rows if not r["ok"]]
     if failed:
         print(f"FAILED: {', '.join(failed)}")

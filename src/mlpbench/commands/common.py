@@ -2,7 +2,9 @@
 
 Lists (``--sizes``, ``--impl``, ``--dtype``, ...) accept ``1,16,256`` and ``1 16 256``
 alike and refuse empty items (``1,,2``); ``--threads`` takes a count or ``all`` in every
-command; ``--impl all`` stands for every registered implementation; output folders and
+command; ``--impl all`` stands for every registered implementation and ``--impl NAME=TARGET``
+adds the user's own (``package.module[:attr]`` or ``path/to/file.py[:attr]``, see
+docs/plugins.md), registered and loaded before the work starts; output folders and
 files come with one ``--force``. Nothing here imports numpy or numba: ``--help`` stays
 fast, and the registry is read only when a command runs.
 """
@@ -27,7 +29,9 @@ __all__ = [
     "implementations",
     "int_list",
     "name_list",
+    "one_implementation",
     "parse_threads",
+    "register_plugin",
     "resolve_threads",
     "split_items",
 ]
@@ -110,28 +114,66 @@ def add_int_list(parser, *flags, help: str, minimum: int = 1, **kwargs):
                                parse=lambda t: int_list(t, minimum), help=help, **kwargs)
 
 
+#: What the help of ``--impl`` says about a user's own implementation.
+PLUGIN_FORM = ("NAME=TARGET adds your own implementation, TARGET being package.module[:attr] "
+               "or path/to/file.py[:attr] (docs/plugins.md)")
+
+
 def add_impl(parser, *, default: str | None = ALL) -> None:
-    """``--impl``: implementation names, or ``all`` for every registered implementation."""
+    """``--impl``: implementation names, ``all`` for every registered implementation, and
+    ``NAME=TARGET`` for a user's own."""
     shown = f" (default: {default})" if default else ""
     parser.add_argument(
         "--impl", action=ListAction, metavar="LIST", default=None,
         help=f"implementations, {LIST_FORMS}, or 'all': every registered implementation, "
-             f"the PyTorch/JAX peers included where installed (`mlpbench info` lists them)"
-             f"{shown}")
+             f"the PyTorch/JAX peers included where installed (`mlpbench info` lists them); "
+             f"{PLUGIN_FORM}{shown}")
+
+
+def register_plugin(item: str) -> str:
+    """Register and load ``NAME=TARGET`` (an ``--impl`` item); return NAME.
+
+    :func:`mlpbench.mlp.registry.register_spec`: the target is loaded now, so one that
+    cannot be imported, or lacks a function of the contract, stops the command before
+    any work (PluginError: one line, exit 2); it is also put into
+    ``$MLPBENCH_IMPLEMENTATIONS``, so that the command's child processes know it.
+    """
+    from mlpbench.mlp import registry
+
+    return registry.register_spec(item, export=True, what=f"--impl {item}")
 
 
 def implementations(names: Sequence[str] | None, default: str = ALL) -> tuple[str, ...]:
-    """``--impl`` as given, ``all`` standing for every registered name; duplicates dropped.
+    """``--impl`` as given, ``all`` standing for every registered name, ``NAME=TARGET``
+    for a user's implementation (registered and loaded here, :func:`register_plugin`);
+    duplicates dropped.
 
     Unknown names are left for the layer that uses them to refuse (it knows what it can
     load, e.g. the sweep's injected implementations).
     """
     names = list(names) if names else [default]
+    names = [register_plugin(n) if "=" in n else n for n in names]
     if ALL in names:
         from mlpbench import mlp
 
         names = [*mlp.IMPLEMENTATIONS, *(n for n in names if n != ALL)]
     return tuple(dict.fromkeys(names))
+
+
+def one_implementation(text: str) -> str:
+    """One ``--impl`` (a registered name, or ``NAME=TARGET``) for the commands that take one."""
+    try:
+        items = split_items(text)
+    except ValueError as exc:
+        raise UsageError(f"--impl: {exc}") from None
+    if len(items) != 1:
+        raise UsageError(f"--impl takes one implementation here, got {len(items)}: {text!r}")
+    if "=" in items[0]:
+        return register_plugin(items[0])
+    from mlpbench import mlp
+    from mlpbench.checks import check_choice
+
+    return check_choice("implementation", items[0], mlp.IMPLEMENTATIONS)
 
 
 def check_implementations(names: Sequence[str]) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", help="moons, digits or blobs (default: digits; moons for --sheet)")
     p.add_argument("--impl", default="numba", metavar="NAME",
                    help="one registered implementation (default: numba; `mlpbench info` "
-                        "lists them)")
+                        f"lists them), or {common.PLUGIN_FORM}")
     p.add_argument("--hidden", type=int, help=f"hidden units d_h (default {DEFAULTS['hidden']})")
     p.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS['lr']})")
     p.add_argument("--epochs", type=int,
@@ -223,9 +223,7 @@ def _time_epochs(args) -> int:
 
 def _options(args, defaults) -> dict:
     """Check the numeric options once, fill defaults; return them as a dict."""
-    from mlpbench import mlp
     from mlpbench.checks import (
-        check_choice,
         check_dtype,
         check_penalty,
         check_positive,
@@ -236,7 +234,7 @@ def _options(args, defaults) -> dict:
         value = getattr(args, name)
         return defaults.get(name) if value is None else value
 
-    opts = {"impl": check_choice("implementation", args.impl, mlp.IMPLEMENTATIONS),
+    opts = {"impl": common.one_implementation(args.impl),
             "dtype": check_dtype("--dtype", args.dtype),
             "hidden": check_positive_int("--hidden", pick("hidden")),
             "epochs": check_positive_int("--epochs", pick("epochs")),
