@@ -25,7 +25,8 @@ __all__ = ["COMMANDS", "Terminated", "build_parser", "main"]
 
 #: The subcommands, in the order ``mlpbench --help`` lists them; each is
 #: ``mlpbench.commands.<name>`` (``-`` becomes ``_`` in the module name).
-COMMANDS = ("run", "bench", "report", "compare", "check", "train", "peak", "info")
+COMMANDS = ("run", "bench", "report", "compare", "check", "train", "peak", "info",
+            "new-impl")
 
 #: Exit status of a command stopped by Ctrl-C / SIGTERM (128 + the signal number).
 EXIT_INTERRUPTED = 130
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except MlpbenchError as exc:
             _say(command, f"error: {exc}")
-            return 2
+            # 2, or the error's own status (a plugin's wrong result: 1, mlp.plugins)
+            return int(getattr(exc, "exit_status", 2))
         except BrokenPipeError:
             # The reader went away (`mlpbench ... | head`): stop quietly, and point stdout
             # at devnull so the interpreter's final flush does not raise again.
