@@ -485,7 +485,7 @@ def colour(name: str) -> str:
     A name that is not registered (read from an old result file, say) gets a stable
     colour of ``FALLBACK_COLOURS`` chosen by a hash of the name: never an error.
     """
-    found = _infos.get(name)
+    found = _lookup(name)
     if found is not None:
         return found.colour
     return FALLBACK_COLOURS[zlib.crc32(str(name).encode()) % len(FALLBACK_COLOURS)]
@@ -493,7 +493,7 @@ def colour(name: str) -> str:
 
 def marker(name: str) -> str:
     """The matplotlib marker of ``name``; a stable fallback for unregistered names."""
-    found = _infos.get(name)
+    found = _lookup(name)
     if found is not None:
         return found.marker
     return _FALLBACK_MARKERS[zlib.crc32(str(name).encode()) % len(_FALLBACK_MARKERS)]
@@ -501,14 +501,23 @@ def marker(name: str) -> str:
 
 def is_jit(name: str) -> bool:
     """Whether ``name``'s first call compiles (False for names not registered)."""
-    found = _infos.get(name)
+    found = _lookup(name)
     return found is not None and found.jit
 
 
 def sort_key(name: str) -> tuple:
     """Key that sorts names in display order, unregistered ones after, by name."""
-    found = _infos.get(name)
+    found = _lookup(name)
     return (0, found.order, name) if found is not None else (1, 0, str(name))
+
+
+def _lookup(name) -> ImplInfo | None:
+    """The facts of ``name``, looking at the installed packages' implementations once
+    (so a figure drawn in another process gives a plugin the same colour)."""
+    found = _infos.get(name)
+    if found is None and not _discovered and discover():
+        found = _infos.get(name)
+    return found
 
 
 def _unknown(name: str) -> Exception:
