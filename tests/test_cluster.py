@@ -290,6 +290,18 @@ def test_shard_refuses_unlike_machines_before_any_work(dask_cluster, tmp_path):
                          "m.machine_info = m._real_info\n", workers=beta)
 
 
+def test_refuses_implementations_the_workers_do_not_know(dask_cluster, tmp_path,
+                                                         monkeypatch):
+    lc, _ = dask_cluster
+    # As if registered here only (a plugin given as --impl NAME=FILE on the client).
+    monkeypatch.setattr(cl, "validate_config", lambda cfg: cfg)
+    cfg = SweepConfig(axis="n", sizes=[1], base=dict(BASE), quick=True,
+                      implementations=("numpy", "client-only"))
+    with pytest.raises(UsageError, match="does not know the implementation.*client-only"):
+        sweep(lc, cfg, tmp_path / "res.json")
+    assert not (tmp_path / "res.json").exists()
+
+
 def test_refuses_two_bench_workers_on_one_machine(dask_cluster, tmp_path):
     lc, client = dask_cluster
     beta = [a for a, n in client.run(cl.machine_name).items() if n == "beta"]

@@ -123,12 +123,14 @@ def machine_name() -> str:
 
 def describe_worker() -> dict:
     """Run on a worker: its machine's name, description (``machine.machine_info``),
-    mlpbench version, and the most threads a sweep may ask of it."""
-    from mlpbench import __version__
+    mlpbench version, the most threads a sweep may ask of it and the implementations
+    its registry knows."""
+    from mlpbench import __version__, mlp
     from mlpbench.harness import machine
 
     return {"name": machine_name(), "machine": machine.machine_info(),
-            "mlpbench": __version__, "max_threads": machine.max_threads()}
+            "mlpbench": __version__, "max_threads": machine.max_threads(),
+            "implementations": list(mlp.IMPLEMENTATIONS)}
 
 
 def _blas_libs(libs: Any) -> list[str]:
@@ -290,7 +292,7 @@ def _probe(client, addresses: Sequence[str]) -> dict[str, dict]:
                          f"{type(exc).__name__}: {exc} (is mlpbench installed there?)") from None
 
 
-def _machines(client, address: Any, threads: int | None) -> dict[str, _Machine]:
+def _machines(client, address: Any, cfg: SweepConfig) -> dict[str, _Machine]:
     workers = _bench_workers(client)
     if not workers:
         raise UsageError(f"no worker of the Dask scheduler at {address} offers a "
@@ -308,9 +310,15 @@ def _machines(client, address: Any, threads: int | None) -> dict[str, _Machine]:
                              "worker per machine (dask worker --nworkers 1 --resources "
                              "bench=1)")
         addr, about = entries[0]
-        if threads is not None and threads > about["max_threads"]:
-            raise UsageError(f"threads={threads} exceeds the {about['max_threads']} cores "
-                             f"machine {name} may use")
+        if cfg.threads is not None and cfg.threads > about["max_threads"]:
+            raise UsageError(f"threads={cfg.threads} exceeds the {about['max_threads']} "
+                             f"cores machine {name} may use")
+        unknown = [i for i in cfg.implementations if i not in about["implementations"]]
+        if unknown:
+            raise UsageError(f"machine {name} does not know the implementation(s) "
+                             f"{', '.join(unknown)} (not installed there, or a plugin "
+                             "registered on this machine only: make it importable on the "
+                             "workers and register it there)")
         machines[name] = _Machine(name, addr, machine_identity(about["machine"],
                                                                about["mlpbench"]), about)
     return machines
@@ -420,7 +428,7 @@ def run_cluster_sweep(cfg: SweepConfig, out_path: str | os.PathLike, address: An
     client, owned = _connect(address, connect_timeout_s)
     shown = address if isinstance(address, str) else getattr(client.scheduler, "address", "?")
     try:
-        machines = _machines(client, shown, cfg.threads)
+        machines = _machines(client, shown, cfg)
         names = list(machines)
         if mode == SHARD:
             for other in names[1:]:
