@@ -211,3 +211,74 @@ def test_configure_threads_refuses_once_jax_has_started(monkeypatch):
     with pytest.raises(RuntimeError, match="already started its CPU backend"):
         peers.configure_threads(1)
     assert peers.peer_thread_settings()["jax"]["backend_started"] is True
+
+
+# --- the resident form: inputs converted once, as each library's users run it -----------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_resident_form_agrees_with_the_numpy_form(peer, dtype):
+    """``prepare`` + ``resident_*`` (the sweep's default) give what the NumPy-array
+    functions give, in the peer's own types and the input dtype."""
+    raw = peer.raw
+    assert peers.has_resident(raw)
+    p, X, y = mlp.check_inputs(*mlp.make_problem(*SHAPES[1], seed=8, dtype=dtype))
+    resident = raw.prepare(p, X, y)
+    f = raw.resident_forward(resident)
+    for field, want in zip(mlp.Forward._fields, raw.forward(p, X), strict=True):
+        got = peers.to_numpy(getattr(f, field))
+        assert type(got) is np.ndarray and got.dtype == dtype, field
+        assert_close(got, want, dtype, f"resident forward.{field}")
+    for l1, l2 in PENALTIES:
+        loss_want, g_want = raw.loss_and_grad(p, X, y, l1, l2)
+        loss, g = peers.to_numpy(raw.resident_loss_and_grad(resident, l1, l2))
+        assert_close(float(loss), loss_want, dtype, "resident loss")
+        g_back = peers.to_numpy(raw.resident_backward(resident, f, l1, l2))
+        for field, want in zip(mlp.Params._fields, g_want, strict=True):
+            assert_close(getattr(g, field), want, dtype, f"resident grad.{field}")
+            assert_close(getattr(g_back, field), want, dtype, f"resident backward.{field}")
+
+
+def test_torch_resident_tensors_share_numpy_buffers():
+    """``torch.from_numpy``: preparing costs no copy of a writable array."""
+    pytest.importorskip("torch")
+    p, X, y = mlp.check_inputs(*mlp.make_problem(*SHAPES[1], seed=9))
+    for name in ("torch", "torch-autograd"):
+        resident = mlp.get(name).raw.prepare(p, X, y)
+        for tensor, array in zip(resident, (*p, X, y), strict=True):
+            assert tensor.data_ptr() == array.ctypes.data, name
+
+
+def test_jax_x64_is_set_once_at_load(monkeypatch):
+    """No configuration switch per call: float64 stays float64 with x64 set at load."""
+    pytest.importorskip("jax")
+    import jax
+
+    jax_impl = mlp.get("jax")
+    assert jax.config.jax_enable_x64
+    assert peers.peer_thread_settings()["jax"]["x64"] is True
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("jax.enable_x64 called per call")
+
+    monkeypatch.setattr(jax, "enable_x64", refuse)
+    p, X, y = mlp.make_problem(*SHAPES[0], seed=10)
+    _, g = jax_impl.loss_and_grad(p, X, y)
+    assert g.W1.dtype == np.float64
+
+
+def test_phase_call_times_resident_peers_and_numpy_on_request(peer):
+    """The gate's timed callable: resident by default for a peer (NumPy for mlpbench's
+    own), NumPy arrays with ``peer_inputs="numpy"``; both pass the gate."""
+    from mlpbench.harness import gate
+
+    problem = gate.make_problem(6, 5, 7, 3, "float64", seed=0)
+    numpy_impl = mlp.get("numpy")
+    assert gate.inputs_used(numpy_impl) == "numpy"
+    assert gate.inputs_used(peer) == "resident"
+    assert gate.inputs_used(peer, "numpy") == "numpy"
+    for phase in ("forward", "backward", "step"):
+        ref = gate.phase_call(numpy_impl, phase, problem, 0.01, 0.0)()
+        for inputs in gate.INPUTS:
+            out = gate.numpy_output(gate.phase_call(peer, phase, problem, 0.01, 0.0, inputs)())
+            assert gate.max_rel_err(out, ref) < 1e-12, (phase, inputs)

@@ -50,6 +50,11 @@ def register(subparsers) -> None:
                    help="sample each point until the 95%% intervals of its median and of "
                         "its ratio to the reference are within this relative half-width, "
                         "or its budget is spent (default: 0.03, i.e. ±3%%)")
+    p.add_argument("--peer-inputs", choices=("resident", "numpy"), default="resident",
+                   help="how the peers (PyTorch, JAX) get their inputs: resident = "
+                        "converted to their own tensors once per point, outside the timed "
+                        "call, as their users run them; numpy = NumPy arrays at every "
+                        "call, the conversion timed (default: resident)")
     p.add_argument("--quick", action="store_true",
                    help="fewer sizes, fewer samples, smaller budget (about a minute)")
     common.add_out_file(p, help="result file (default: results/bench-AXIS-TIME.json)",
@@ -129,7 +134,8 @@ def sweep_config(args, threads=None):
                        phases=tuple(args.phase or ["step"]), l1=args.l1, l2=args.l2,
                        budget_s=args.budget, threads=common.resolve_threads(threads),
                        seed=args.seed, quick=args.quick, reference=args.reference,
-                       precision=args.precision)
+                       precision=args.precision,
+                       peer_inputs=getattr(args, "peer_inputs", "resident"))
 
 
 def run(args) -> int:

@@ -30,6 +30,9 @@ DEFAULT_SIZES = {
 #: Per-implementation, per-point time budgets (seconds): (full, quick).
 DEFAULT_BUDGET_S = (20.0, 5.0)
 
+#: How the peers get their inputs (SweepConfig.peer_inputs); the first is the default.
+PEER_INPUTS = ("resident", "numpy")
+
 #: Sampling policies: (full, quick). Budgets come from the sweep's budget_s.
 POLICY = Policy(min_sample_s=1e-3, target_s=1.0, min_samples=7, max_samples=200)
 QUICK_POLICY = Policy(min_sample_s=1e-3, target_s=0.25, min_samples=5, max_samples=50)
@@ -72,6 +75,10 @@ class SweepConfig:
     reference: str = "numpy"
     #: Adaptive sampling stops once the 95% intervals are this narrow (relative).
     precision: float = 0.03
+    #: How the peers (PyTorch, JAX) get their inputs: "resident" (converted to their own
+    #: types once per point, outside the timed call, as their users run them) or
+    #: "numpy" (NumPy arrays at every call, the conversion timed). See harness.gate.
+    peer_inputs: str = "resident"
 
     def resolved_budget(self) -> float:
         if self.budget_s is not None:
@@ -106,7 +113,7 @@ class SweepConfig:
             "phases": list(self.phases), "l1": float(self.l1), "l2": float(self.l2),
             "budget_s": self.resolved_budget(), "seed": self.seed, "quick": bool(self.quick),
             "threads": self.threads, "reference": self.reference,
-            "precision": float(self.precision),
+            "precision": float(self.precision), "peer_inputs": self.peer_inputs,
         }
 
 
@@ -189,6 +196,7 @@ def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) ->
     if cfg.precision >= 1:
         raise InputError(f"precision is a relative half-width below 1 (0.03 = ±3%), "
                          f"got {cfg.precision}")
+    check_choice("peer inputs", cfg.peer_inputs, PEER_INPUTS)
     if not isinstance(cfg.quick, bool):
         raise InputTypeError(f"quick must be true or false, got {cfg.quick!r}")
     try:

@@ -23,7 +23,8 @@ layout (the harness writes it, the report reads it, tests build synthetic ones):
                 "implementations": ["loops", "numpy", "numba"],
                 "dtypes": ["float64"], "phases": ["step"],
                 "l1": 0.0, "l2": 0.0, "budget_s": 20.0, "seed": 0, "quick": false,
-                "threads": null | int},      as requested (null: machine.DEFAULT_THREADS)
+                "threads": null | int,       as requested (null: machine.DEFAULT_THREADS)
+                "peer_inputs": "resident" | "numpy"},   how the peers got their inputs
       "peak": null | {"gemm_gflops": {"float64": {"1": 18.4, "2": 36.6},
                                       "float32": {"1": 38.4, "2": 76.3}},
                       "triad_gbs": 17.0, "gemm_size": 2048, "triad_bytes": 200000000,
@@ -50,7 +51,9 @@ A ``Point`` is one (implementation, dtype, phase, n, d, d_h, m)::
      "warnings": [str, ...],
      "loadavg": 1-minute load average after timing (optional; set on ok points),
      "jit_compiled", "jit_cached": optional; numba signatures the cold call compiled, or
-         loaded from numba's on-disk cache (both 0 for code without numba)}
+         loaded from numba's on-disk cache (both 0 for code without numba),
+     "inputs": optional; "resident" (a peer timed on its own types, converted once per
+         point outside the timed call) or "numpy" (NumPy arrays at every call)}
 
 A skipped point always carries a ``reason``: the budget (with ``predicted_s``),
 or memory ("memory: needs ~X GiB, Y GiB available"). :func:`validate` checks every
@@ -96,6 +99,8 @@ SWEEP_AXES = (*AXES, GRID)
 PHASES = ("forward", "backward", "step")
 DTYPES = ("float32", "float64")
 STATUSES = ("ok", "skipped", "failed")
+#: How a point's inputs reached the implementation (see harness.gate.inputs_used).
+INPUTS = ("resident", "numpy")
 BASE = {"n": 1024, "d": 784, "d_h": 256, "m": 10}
 
 #: Largest n, d, d_h or m a sweep runs or a result file may hold: such sizes stay
@@ -298,6 +303,8 @@ def validate_point(p: Any, i: int = 0) -> dict:
             _count(where, k, p[k], optional=True)
     if "loadavg" in p:
         _nonneg(where, "loadavg", p["loadavg"], optional=True)
+    if "inputs" in p:
+        _choice(where, "inputs", p["inputs"], INPUTS)
     _check_raw_samples(where, p)
     if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
         raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
@@ -368,7 +375,8 @@ def validate_sweep(sweep: Any, where: str = "sweep") -> dict:
               "quick": lambda v: _flag(where, "quick", v),
               "threads": lambda v: v is None or _size(where, "threads", v),
               "reference": lambda v: _text(where, "reference", v),
-              "precision": lambda v: _positive(where, "precision", v)}
+              "precision": lambda v: _positive(where, "precision", v),
+              "peer_inputs": lambda v: _choice(where, "peer_inputs", v, INPUTS)}
     for key, check in checks.items():
         if key in sweep:
             check(sweep[key])

@@ -50,8 +50,10 @@ from mlpbench.harness.gate import (  # noqa: F401  (re-exported: the old import 
     check_point,
     error_text,
     gate_rtol,
+    inputs_used,
     make_problem,
     max_rel_err,
+    numpy_output,
     phase_call,
 )
 from mlpbench.harness.machine import available_memory_bytes, cpu_count
@@ -145,8 +147,9 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
     sweep = cfg.as_dict()
     if resume and path.exists():
         doc = load_results(path)  # every point checked: a bad one refuses the file
-        # Files written before a field existed ran with its default.
-        old = {"reference": "numpy", "precision": 0.03, **doc["sweep"]}
+        # Files written before a field existed ran with its default (peers: NumPy inputs).
+        old = {"reference": "numpy", "precision": 0.03, "peer_inputs": "numpy",
+               **doc["sweep"]}
         new = _jsonish(sweep)
         if old != new:
             diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -324,7 +327,8 @@ def _loadavg() -> float | None:
 def _reference(ref_impl: Any, phase: str, problem: tuple, cfg: SweepConfig) -> Any:
     """The reference's output at this point, or the exception it raised."""
     try:
-        return phase_call(ref_impl, phase, problem, cfg.l1, cfg.l2)()
+        return numpy_output(phase_call(ref_impl, phase, problem, cfg.l1, cfg.l2,
+                                       cfg.peer_inputs)())
     except Exception as exc:  # reported on every gated point of this size
         return exc
 
@@ -339,10 +343,12 @@ def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
     """
     name = point["impl"]
     try:
-        call = phase_call(impl, point["phase"], problem, cfg.l1, cfg.l2)
+        point["inputs"] = inputs_used(impl, cfg.peer_inputs)
+        call = phase_call(impl, point["phase"], problem, cfg.l1, cfg.l2, cfg.peer_inputs)
         before = jit_counters()
         point["cold_s"], out = time_once(call, clock)
         after = jit_counters()
+        out = numpy_output(out)  # a peer's tensors, for the gate
         # What the first call did besides computing: compile, or load numba's disk cache.
         point["jit_compiled"] = after[0] - before[0]
         point["jit_cached"] = after[1] - before[1]

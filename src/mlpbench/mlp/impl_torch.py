@@ -1,10 +1,20 @@
 """The MLP in PyTorch on the CPU, two ways: ``torch`` (the matrix formulas by hand)
 and ``torch-autograd`` (autograd through ``F.cross_entropy`` plus the penalties).
 
-Both take and return NumPy arrays, like every implementation. The conversions are
-part of the timed raw path and cost no copy: ``torch.from_numpy`` shares the input
-buffers (a read-only input is copied once, since PyTorch cannot wrap it) and
-``Tensor.numpy()`` shares the output buffers. Arithmetic stays in the dtype of X.
+Two ways in, as a PyTorch user has them:
+
+- **resident** (how the sweep times it by default, and how PyTorch is used in
+  practice): ``prepare`` makes the tensors once (``torch.from_numpy``: no copy, the
+  tensors share NumPy's buffers; for autograd the parameters are leaf tensors that
+  require a gradient, like ``nn.Parameter``), and ``resident_*`` compute on them and
+  return tensors (PyTorch on the CPU computes eagerly: a returned tensor is computed).
+- **from NumPy arrays** (``forward``, ``loss``, ``loss_and_grad``, ``backward``, the
+  registry's protocol): take and return NumPy arrays, like every implementation. The
+  conversions cost no copy: ``torch.from_numpy`` shares the input buffers (a read-only
+  input is copied once, since PyTorch cannot wrap it) and ``Tensor.numpy()`` shares
+  the output buffers.
+
+Arithmetic stays in the dtype of X.
 """
 
 from __future__ import annotations
@@ -121,8 +131,39 @@ def loss_and_grad(
     return R, Params(*_numpy(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2)))
 
 
+def prepare(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """``(W1, b1, W2, b2, X, y)`` as tensors sharing the arrays' buffers."""
+    return _tensors(*p, X, y)
+
+
+@torch.no_grad()
+def resident_forward(r: tuple[torch.Tensor, ...]) -> Forward:
+    """``Forward(ha, hs, oa, os)`` as tensors (2.#1–3)."""
+    return Forward(*_forward(*r[:5]))
+
+
+@torch.no_grad()
+def resident_loss_and_grad(r: tuple[torch.Tensor, ...], l1: float = 0.0, l2: float = 0.0):
+    """``(R, ∂R/∂Θ)`` as tensors (a 0-d R, a Params) from one forward pass."""
+    W1, b1, W2, b2, X, y = r
+    ha, hs, oa, os = _forward(W1, b1, W2, b2, X)
+    R = _mean_nll(oa, y) + _penalty(W1, W2, l1, l2)
+    return R, Params(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2))
+
+
+@torch.no_grad()
+def resident_backward(r: tuple[torch.Tensor, ...], f: Forward, l1: float = 0.0,
+                      l2: float = 0.0) -> Params:
+    """The gradient as tensors, given the forward pass f (tensors)."""
+    W1, _, W2, _, X, y = r
+    return Params(*_manual_backward(W1, W2, X, y, f.ha, f.hs, f.os, l1, l2))
+
+
 #: ``torch``: the batch matrix formulas of the spec, written with PyTorch tensors.
-MANUAL = peers.RawImpl(forward, loss, loss_and_grad, backward)
+MANUAL = peers.RawImpl(forward, loss, loss_and_grad, backward, prepare=prepare,
+                       resident_forward=resident_forward,
+                       resident_loss_and_grad=resident_loss_and_grad,
+                       resident_backward=resident_backward)
 
 
 # --- torch-autograd: gradients by reverse-mode differentiation ----------------------
@@ -152,14 +193,8 @@ def autograd_loss_and_grad(
 
     ``F.relu`` and ``abs`` have derivative 0 at 0 in autograd, as in the spec.
     """
-    with torch.enable_grad():
-        params = tuple(t.requires_grad_() for t in _tensors(*p))
-        W1, b1, W2, b2 = params
-        X, y = _tensors(X, y)
-        oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
-        R = _cross_entropy_mean(oa, y) + _penalty(W1, W2, l1, l2)  # 2.#3–5
-        grads = torch.autograd.grad(R, params)
-    return float(R.detach()), Params(*_numpy(*grads))
+    R, grads = _autograd_step(autograd_prepare(p, X, y), l1, l2)
+    return float(R), Params(*_numpy(*grads))
 
 
 def autograd_backward(
@@ -170,5 +205,42 @@ def autograd_backward(
     return autograd_loss_and_grad(p, X, y, l1, l2)[1]
 
 
+def autograd_prepare(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """``(W1, b1, W2, b2, X, y)`` as tensors sharing the arrays' buffers, the four
+    parameters leaf tensors that require a gradient (as ``nn.Parameter`` would)."""
+    W1, b1, W2, b2, X, y = _tensors(*p, X, y)
+    return (*(t.detach().requires_grad_() for t in (W1, b1, W2, b2)), X, y)
+
+
+def _autograd_step(r: tuple[torch.Tensor, ...], l1: float, l2: float):
+    W1, b1, W2, b2, X, y = r
+    with torch.enable_grad():
+        oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
+        R = _cross_entropy_mean(oa, y) + _penalty(W1, W2, l1, l2)  # 2.#3–5
+        grads = torch.autograd.grad(R, (W1, b1, W2, b2))
+    return R.detach(), Params(*grads)
+
+
+@torch.no_grad()
+def autograd_resident_forward(r: tuple[torch.Tensor, ...]) -> Forward:
+    """``Forward(ha, hs, oa, os)`` as tensors (2.#1–3), no graph recorded."""
+    return Forward(*_forward(*r[:5]))
+
+
+def autograd_resident_loss_and_grad(r: tuple[torch.Tensor, ...], l1: float = 0.0,
+                                    l2: float = 0.0):
+    """``(R, ∂R/∂Θ)`` as tensors, by ``torch.autograd.grad``."""
+    return _autograd_step(r, l1, l2)
+
+
+def autograd_resident_backward(r: tuple[torch.Tensor, ...], f: Forward, l1: float = 0.0,
+                               l2: float = 0.0) -> Params:
+    """The gradient as tensors; ``f`` is ignored, as in :func:`autograd_backward`."""
+    return _autograd_step(r, l1, l2)[1]
+
+
 #: ``torch-autograd``: the same forward; loss and gradients by F.cross_entropy and autograd.
-AUTOGRAD = peers.RawImpl(forward, autograd_loss, autograd_loss_and_grad, autograd_backward)
+AUTOGRAD = peers.RawImpl(forward, autograd_loss, autograd_loss_and_grad, autograd_backward,
+                         prepare=autograd_prepare, resident_forward=autograd_resident_forward,
+                         resident_loss_and_grad=autograd_resident_loss_and_grad,
+                         resident_backward=autograd_resident_backward)

@@ -21,16 +21,21 @@ import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from mlpbench.checks import check_positive_int
 
 __all__ = [
     "PEERS",
+    "RESIDENT_FUNCTIONS",
     "PeerUnavailable",
     "RawImpl",
     "apply_torch_threads",
     "available_loaders",
     "configure_threads",
+    "has_resident",
     "peer_thread_settings",
+    "to_numpy",
     "unavailable",
     "xla_thread_flags",
 ]
@@ -66,12 +71,53 @@ class PeerUnavailable(ImportError):
 
 
 class RawImpl(NamedTuple):
-    """The four raw functions of one implementation (the registry's protocol)."""
+    """The four raw functions of one implementation (the registry's protocol), and
+    optionally its resident form: how its own users run it, on its own types.
+
+    ``prepare(p, X, y) -> resident`` converts a problem once (tensors, device arrays);
+    ``resident_forward(resident)``, ``resident_loss_and_grad(resident, l1, l2)`` and
+    ``resident_backward(resident, f, l1, l2)`` (f: what ``resident_forward`` returned)
+    compute on it and return the library's own types, computed (not merely
+    dispatched). The sweep times these by default (``--peer-inputs resident``), the
+    conversion outside the timed call, as numba's workspace is; the correctness gate
+    compares their results converted to NumPy (:func:`to_numpy`).
+    """
 
     forward: Callable
     loss: Callable
     loss_and_grad: Callable
     backward: Callable
+    prepare: Callable | None = None
+    resident_forward: Callable | None = None
+    resident_loss_and_grad: Callable | None = None
+    resident_backward: Callable | None = None
+
+
+#: The raw hooks of the resident form (see RawImpl).
+RESIDENT_FUNCTIONS = ("prepare", "resident_forward", "resident_loss_and_grad",
+                      "resident_backward")
+
+
+def has_resident(raw: Any) -> bool:
+    """Whether ``raw`` has the whole resident form (``prepare`` and the three calls)."""
+    return all(callable(getattr(raw, f, None)) for f in RESIDENT_FUNCTIONS)
+
+
+def to_numpy(out: Any) -> Any:
+    """``out`` (a loss, a Params, a Forward, or a tuple of them) with every array of a
+    peer's types (torch tensors, JAX arrays) turned into a NumPy array of the same
+    dtype, the structure kept; NumPy arrays and floats are passed through."""
+    if isinstance(out, tuple):
+        items = [to_numpy(item) for item in out]
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
+    if isinstance(out, list):
+        return [to_numpy(item) for item in out]
+    if isinstance(out, np.ndarray | float | int):
+        return out
+    detach = getattr(out, "detach", None)  # a torch tensor
+    if callable(detach):
+        out = detach().cpu().numpy()
+    return np.asarray(out)
 
 
 def _installed(package: str) -> bool:
@@ -243,6 +289,10 @@ def _jax_settings() -> dict[str, Any]:
     if "jax" in sys.modules:
         settings["version"] = sys.modules["jax"].__version__
         settings["jaxlib"] = getattr(sys.modules.get("jaxlib"), "__version__", None)
+        try:
+            settings["x64"] = bool(sys.modules["jax"].config.jax_enable_x64)
+        except Exception:  # another JAX version: not known
+            settings["x64"] = None
     return settings
 
 
@@ -254,6 +304,6 @@ def peer_thread_settings() -> dict[str, Any]:
     backend_started, version, jaxlib}}``. Nothing is imported to find these: a
     peer that is not loaded reports what can be known without it. JAX's
     ``num_threads`` is what XLA_FLAGS give (1, or one per core); impl_jax turns
-    64-bit types on around its own calls only (``jax.enable_x64``).
+    64-bit types on once, when it loads (``jax_enable_x64``).
     """
     return {"torch": _torch_settings(), "jax": _jax_settings()}
