@@ -1,19 +1,18 @@
 """report.html in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``) driven by Selenium 4, at 1400 px and 420 px wide.
 
-The report is made by ``python -m mlpbench report`` from the synthetic result files in
-tests/fixtures (``--no-numerics``, a few seconds). Each width is loaded once; one script
-reads everything the checks need, and a screenshot of the first screen and of the whole
-page is saved into the test's tmp folder and, when ``MLPBENCH_SCREENSHOTS=DIR`` is set,
-into DIR as well, for a person to look at.
+Two reports are checked (built once per test process by report_synthetic.built): the
+committed fixtures (old files) and synthetic files with everything the newest harness
+records (raw samples, a grid, memory, two thread counts, the peers), so every view is
+on a page. Each page and width is loaded once; one script reads everything the checks
+need, and a screenshot of the first screen is saved into the test's tmp folder; when
+``MLPBENCH_SCREENSHOTS=DIR`` is set, screenshots of the whole page too, copied into DIR
+for a person to look at (whole-page captures take most of this module's time).
 
 Skipped, with the reason, where Chromium, ChromeDriver or the selenium package is absent.
 The driver is always given explicitly (``Service(chromedriver)``) so that selenium-manager
 never tries to download a browser or a driver.
 
-Checks marked ``xfail(strict=True)`` fail on today's report; they are the target of the
-report rework (issue 15, "navigation and layout"). When the report is fixed they XPASS,
-which strict mode turns into a failure: then remove the mark.
 """
 
 from __future__ import annotations
@@ -21,15 +20,13 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import report_synthetic as synthetic
 
-FIXTURES = Path(__file__).parent / "fixtures"
-RESULTS = [FIXTURES / f"results_{a}.json" for a in ("n", "d", "d_h")]
+KINDS = ("fixtures", "rich")
 
 WIDE, NARROW = 1400, 420
 WIDTHS = (WIDE, NARROW)
@@ -71,6 +68,8 @@ return {
     .filter(s => !(s.parentElement && s.parentElement.closest('svg')))
     .map((s, i) => ({label: s.getAttribute('aria-label') || s.id || ('svg #' + i),
                      box: box(s)})),
+  hover: document.querySelectorAll('svg title').length,
+  toc: Array.from(document.querySelectorAll('nav.toc a[href^="#"]'), a => a.getAttribute('href')),
   links: Array.from(document.querySelectorAll('a[href^="#"]'), a => {
     const href = a.getAttribute('href');
     let id = href.slice(1);
@@ -95,16 +94,8 @@ def _find(*names: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def report_html(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlpbench", "report", *map(str, RESULTS), "--out", str(out),
-         "--no-numerics"],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"mlpbench report failed:\n{proc.stdout}\n{proc.stderr}"
-    html = out / "report.html"
-    assert html.is_file(), f"mlpbench report wrote no {html}"
-    return html
+def report_html() -> dict[str, Path]:
+    return {kind: synthetic.built(kind).report.html for kind in KINDS}
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +133,13 @@ def browser(tmp_path_factory):
         drv.quit()
 
 
-def _screenshots(drv, folder: Path, width: int) -> list[Path]:
-    """The first screen, then the whole page (in parts where it is very long)."""
-    paths = [folder / f"report-{width}px.png"]
+def _screenshots(drv, folder: Path, width: int, kind: str, full: bool) -> list[Path]:
+    """The first screen, then (``full``) the whole page, in parts where it is very long."""
+    paths = [folder / f"{kind}-{width}px.png"]
     shot = drv.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
     paths[0].write_bytes(base64.b64decode(shot["data"]))
+    if not full:
+        return paths
     h = drv.execute_script("return document.documentElement.scrollHeight;")
     w = drv.execute_script("return document.documentElement.scrollWidth;")
     parts = -(-h // MAX_SHOT_HEIGHT)
@@ -156,8 +149,8 @@ def _screenshots(drv, folder: Path, width: int) -> list[Path]:
                 "height": min(MAX_SHOT_HEIGHT, h - top), "scale": 1}
         shot = drv.execute_cdp_cmd("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True, "clip": clip})
-        p = folder / (f"report-{width}px-full.png" if parts == 1
-                      else f"report-{width}px-full-{k + 1}of{parts}.png")
+        p = folder / (f"{kind}-{width}px-full.png" if parts == 1
+                      else f"{kind}-{width}px-full-{k + 1}of{parts}.png")
         p.write_bytes(base64.b64decode(shot["data"]))
         paths.append(p)
     return paths
@@ -165,29 +158,31 @@ def _screenshots(drv, folder: Path, width: int) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def pages(browser, report_html, tmp_path_factory) -> dict:
-    """``{width: measurements}`` for each width, screenshots saved on the way."""
+    """``{(kind, width): measurements}``, screenshots saved on the way."""
     shots = tmp_path_factory.mktemp("screenshots")
     extra = os.environ.get("MLPBENCH_SCREENSHOTS")
     extra = Path(extra) if extra else None
     if extra is not None:
         extra.mkdir(parents=True, exist_ok=True)
     result = {}
-    for width in WIDTHS:
-        # an exact CSS viewport (the window size alone includes the browser's own frame)
-        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
-        browser.get(report_html.as_uri())
-        deadline = time.monotonic() + 30
-        while not browser.execute_script(IMAGES_SETTLED_JS) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        m = browser.execute_script(MEASURE_JS)
-        files = _screenshots(browser, shots, width)
-        if extra is not None:
-            for p in files:
-                shutil.copyfile(p, extra / p.name)
-        browser.execute_script("window.scrollTo(0, 0);")
-        m["screenshots"] = files
-        result[width] = m
+    for kind in KINDS:
+        for width in WIDTHS:
+            # an exact CSS viewport (the window size alone includes the browser's frame)
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+            browser.get(report_html[kind].as_uri())
+            deadline = time.monotonic() + 30
+            while not browser.execute_script(IMAGES_SETTLED_JS) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.1)
+            m = browser.execute_script(MEASURE_JS)
+            files = _screenshots(browser, shots, width, kind, full=extra is not None)
+            if extra is not None:
+                for p in files:
+                    shutil.copyfile(p, extra / p.name)
+            browser.execute_script("window.scrollTo(0, 0);")
+            m["screenshots"] = files
+            result[(kind, width)] = m
     return result
 
 
@@ -197,79 +192,69 @@ def _no_sideways_scroll(m: dict) -> None:
         f"sideways; outermost elements past the right edge: {m['wide']}")
 
 
-# --- passing today ----------------------------------------------------------------------
+# --- the checks --------------------------------------------------------------------------
+
+PAGES = [(kind, width) for kind in KINDS for width in WIDTHS]
+IDS = [f"{kind}-{width}px" for kind, width in PAGES]
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_every_image_loads(pages, width):
-    m = pages[width]
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_every_figure_loads_and_has_a_size(pages, page):
+    m = pages[page]
     assert m["images"] or m["svgs"], "the report shows no figure at all"
     broken = [i["label"] for i in m["images"]
               if not (i["complete"] and i["naturalWidth"] > 0 and i["naturalHeight"] > 0)]
-    assert not broken, f"images that did not load at {width} px: {broken}"
-    empty = [i["label"] for i in m["images"]
-             if i["box"]["width"] <= 0 or i["box"]["height"] <= 0]
-    assert not empty, f"images drawn with no size at {width} px: {empty}"
+    assert not broken, f"images that did not load: {broken}"
+    empty = [f["label"] for f in m["images"] + m["svgs"]
+             if f["box"]["width"] <= 0 or f["box"]["height"] <= 0]
+    assert not empty, f"figures drawn with no size: {empty}"
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_every_inline_svg_has_a_size(pages, width):
-    empty = [s["label"] for s in pages[width]["svgs"]
-             if not (s["box"]["width"] > 0 and s["box"]["height"] > 0)]
-    assert not empty, f"inline SVGs drawn with no size at {width} px: {empty}"
-
-
-@pytest.mark.parametrize("width", WIDTHS)
-def test_figures_fit_the_viewport(pages, width):
-    m = pages[width]
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_figures_fit_the_viewport(pages, page):
+    m = pages[page]
     out = [f["label"] for f in m["images"] + m["svgs"]
            if f["box"]["left"] < -1 or f["box"]["right"] > m["innerWidth"] + 1]
-    assert not out, f"figures cut off at {width} px: {out}"
+    assert not out, f"figures cut off: {out}"
 
 
-def test_no_sideways_scroll_at_1400(pages):
-    _no_sideways_scroll(pages[WIDE])
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_no_sideways_scroll(pages, page):
+    _no_sideways_scroll(pages[page])
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_in_page_links_resolve(pages, width):
-    bad = [(a["href"], a["text"]) for a in pages[width]["links"] if not a["resolves"]]
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_in_page_links_resolve(pages, page):
+    bad = [(a["href"], a["text"]) for a in pages[page]["links"] if not a["resolves"]]
     assert not bad, f"links to no element with that id: {bad}"
 
 
-def test_screenshots_are_saved(pages):
-    for width in WIDTHS:
-        for p in pages[width]["screenshots"]:
-            head = p.read_bytes()[:8]
-            assert head == b"\x89PNG\r\n\x1a\n", f"{p} is not a PNG"
-
-
-# --- failing today: the target of the report rework (issue 15) --------------------------
-
-
-@pytest.mark.xfail(strict=True, reason="today's report.html has tables of 6-8 columns "
-                   "(Result files, Step times, Compile cost ...) up to 589 px wide and no "
-                   "scroll box around them, so at 420 px the page scrolls sideways")
-def test_no_sideways_scroll_at_420(pages):
-    _no_sideways_scroll(pages[NARROW])
-
-
-@pytest.mark.xfail(strict=True, reason="today's report.html has no table of contents: "
-                   "no in-page links and no ids on its section headings")
-def test_table_of_contents_links_every_section(pages):
-    m = pages[WIDE]
-    assert m["links"], "no table of contents: the page has no a[href^='#'] link"
-    bad = [(a["href"], a["text"]) for a in m["links"] if not a["resolves"]]
-    assert not bad, f"table-of-contents links to no element with that id: {bad}"
-    targets = {a["href"][1:] for a in m["links"]}
+@pytest.mark.parametrize("kind", KINDS)
+def test_table_of_contents_links_every_section(pages, kind):
+    m = pages[(kind, WIDE)]
+    assert m["toc"], "no table of contents: no nav.toc a[href^='#'] link"
+    targets = {href[1:] for href in m["toc"]}
     unlinked = [s["text"] for s in m["sections"] if not s["id"] or s["id"] not in targets]
     assert not unlinked, f"sections (h2) the table of contents does not link to: {unlinked}"
 
 
-@pytest.mark.xfail(strict=True, reason="today's report.html has no <meta name=viewport>, "
-                   "so a phone lays it out 980 px wide and shrinks it")
-def test_viewport_meta_for_phones(pages):
-    content = (pages[NARROW]["viewport"] or "").replace(" ", "")
+@pytest.mark.parametrize("kind", KINDS)
+def test_viewport_meta_for_phones(pages, kind):
+    content = (pages[(kind, NARROW)]["viewport"] or "").replace(" ", "")
     assert "width=device-width" in content, (
-        f"<meta name='viewport'> is {pages[NARROW]['viewport']!r}; "
+        f"<meta name='viewport'> is {pages[(kind, NARROW)]['viewport']!r}; "
         "want content='width=device-width, initial-scale=1'")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_plotted_values_are_readable_by_hovering(pages, kind):
+    m = pages[(kind, WIDE)]
+    assert m["svgs"] and m["hover"] >= 10 * len(m["svgs"]) // 2, (
+        f"{m['hover']} hover titles for {len(m['svgs'])} inline figures")
+
+
+def test_screenshots_are_saved(pages):
+    for m in pages.values():
+        for p in m["screenshots"]:
+            head = p.read_bytes()[:8]
+            assert head == b"\x89PNG\r\n\x1a\n", f"{p} is not a PNG"

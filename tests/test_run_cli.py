@@ -18,9 +18,10 @@ def test_tiny_run_writes_results_and_report(tmp_path, capsys):
     assert status == 0
     captured = capsys.readouterr()
     assert f"report: {out / 'report.html'}" in captured.out
-    assert "[1/5] sweeping n over 1, 4 (numpy, numba)" in captured.err
-    assert "[4/5] timing forward and backward at the base point (n=16" in captured.err
-    assert "[5/5] writing the report" in captured.err
+    assert "[1/6] sweeping n over 1, 4 (numpy, numba)" in captured.err
+    assert "[4/6] timing forward and backward at the base point (n=16" in captured.err
+    assert "[5/6] sweeping the grids n 1/4/16 × d_h 4/8, n 1/4/16 × d 4/8/12" in captured.err
+    assert "[6/6] writing the report" in captured.err
     for axis, sizes in (("n", [1, 4]), ("d", [4, 8]), ("d_h", [4, 8])):
         doc = schema.validate(json.loads((out / f"results_{axis}.json").read_text()))
         assert doc["complete"] is True
@@ -28,15 +29,17 @@ def test_tiny_run_writes_results_and_report(tmp_path, capsys):
         step = {p[axis] for p in doc["points"] if p["phase"] == "step"}
         assert step == set(sizes)
         assert {p["impl"] for p in doc["points"]} == {"numpy", "numba"}
-        assert (out / f"scaling_{axis}.png").exists() and (out / f"speedup_{axis}.svg").exists()
+        assert (out / f"scaling_{axis}-float64.png").exists()
+        assert (out / f"speedup_{axis}-float64.svg").exists()
     phases = schema.validate(json.loads((out / "results_phases.json").read_text()))
     assert {(p["phase"], p["n"], p["d"], p["d_h"]) for p in phases["points"]} == {
         ("forward", 16, 12, 8), ("backward", 16, 12, 8)}
-    assert (out / "phases.png").exists()
+    assert (out / "phases-float64.png").exists()
+    assert (out / "winner_n-d_h-float64.svg").exists()
     md = (out / "report.md").read_text()
     assert "Figure omitted: skipped (--no-numerics)" in md
     assert "Figure omitted: the result files carry no peak measurement" in md
-    assert "data:image/png;base64," in (out / "report.html").read_text()
+    assert "<svg" in (out / "report.html").read_text()       # figures inlined
 
 
 def test_run_refuses_a_non_empty_folder_before_measuring(tmp_path, capsys):

@@ -320,7 +320,8 @@ def output_lock(path: str | os.PathLike, what: str = "output") -> Iterator[Path]
 
 #: Files a report or a comparison writes; ``--force`` removes these, and only these.
 REPORT_FILES = re.compile(
-    r"^(?:(?:scaling|speedup|throughput|phases|compile|numerics|compare)[\w.-]*\.(?:png|svg)"
+    r"^(?:(?:scaling|speedup|throughput|phases|compile|numerics|compare|winner|costs|memory"
+    r"|threads|machines)[\w.-]*\.(?:png|svg)"
     r"|report\.(?:md|html)|compare\.md|numerics\.json)$"
 )
 

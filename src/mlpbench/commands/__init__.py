@@ -26,7 +26,7 @@ __all__ = ["COMMANDS", "Terminated", "build_parser", "main"]
 #: The subcommands, in the order ``mlpbench --help`` lists them; each is
 #: ``mlpbench.commands.<name>`` (``-`` becomes ``_`` in the module name).
 COMMANDS = ("run", "bench", "report", "compare", "check", "train", "peak", "info",
-            "new-impl")
+            "new-impl", "export")
 
 #: Exit status of a command stopped by Ctrl-C / SIGTERM (128 + the signal number).
 EXIT_INTERRUPTED = 130

@@ -31,13 +31,13 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from mlpbench.files import prepare_out_dir
-    from mlpbench.harness.results import load_all
     from mlpbench.report import build
     from mlpbench.report.accuracy_table import load_numerics
+    from mlpbench.report.export import load_documents
 
     if args.numerics and args.no_numerics:
         raise UsageError("--numerics and --no-numerics contradict each other; give one")
-    docs = load_all(args.results, need_points=True)
+    docs = load_documents(args.results)   # result files, or pytest-benchmark JSON
     if args.peak is not None:
         from mlpbench.harness.peak import load_peak
 

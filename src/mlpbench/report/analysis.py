@@ -1,7 +1,15 @@
-"""The numbers behind every figure of a report, computed from validated result documents.
+"""The numbers behind every figure and table of a report, from validated result documents.
 
-Everything here is plain data (dicts, lists, floats): the figures draw it, the
-report prints it as tables, and tests check it without matplotlib.
+Everything here is plain data (dicts, lists, dataclasses of floats): the figures draw
+it, the report prints it, and tests check it without matplotlib. Every interval comes
+from :mod:`mlpbench.harness.stats`:
+
+- the ratio of two implementations at one point is :func:`ratio`: paired by round
+  (``stats.paired_ratio``) when both points carry their raw samples and rounds,
+  otherwise the ratio of the medians with a rough interval from the quartiles,
+  marked ``unpaired`` (old files, the committed fixtures);
+- verdicts (faster, slower, a tie) only from ``stats.verdict`` on such a ratio;
+- exponents from ``stats.fit_exponent`` and labelled by ``stats.exponent_label``.
 """
 
 from __future__ import annotations
@@ -9,23 +17,210 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mlpbench.harness import schema
+import numpy as np
+
+from mlpbench.harness import schema, stats
 from mlpbench.mlp import registry
+
+#: The implementation every speed-up is measured against, when it was measured.
+REFERENCE = "numpy"
 
 #: Theoretical exponent of the step's cost in each axis, the others held fixed
 #: (``4·n·d·d_h + 6·n·d_h·m`` is linear in each of n, d and d_h).
 THEORY_EXPONENT = {"n": 1.0, "d": 1.0, "d_h": 1.0}
 
-#: Relative difference below which the summary calls two implementations on par.
-PAR = 0.05
-
-#: Fewest points a fit needs (one left for the spread of the residuals).
+#: Fewest sizes an exponent is fitted on.
 MIN_FIT_POINTS = 3
+
+#: Bootstrap resamples of the fixed-cost fits.
+COST_BOOT = 300
+
+#: The two ways a ratio's interval is known (see :func:`ratio`).
+PAIRED, UNPAIRED, INDEPENDENT = "paired", "unpaired", "independent"
 
 
 def impl_sort_key(name: str) -> tuple:
     """Sorts implementation names in the registry's display order (unregistered last)."""
     return registry.sort_key(name)
+
+
+# --- one point's samples -------------------------------------------------------------------
+
+
+def samples_of(point: dict) -> list[float] | None:
+    """The raw per-call seconds of a point, when the file kept them (else None): the
+    schema's ``times_s``, or a ``samples`` list."""
+    for key in ("times_s", "samples"):
+        s = point.get(key)
+        if isinstance(s, list) and s:
+            return [float(x) for x in s]
+    return None
+
+
+def rounds_of(point: dict) -> list[int] | None:
+    """The round index of each raw sample (same index, same moment), when kept."""
+    s, r = samples_of(point), point.get("rounds")
+    if s is not None and isinstance(r, list) and len(r) == len(s):
+        return [int(x) for x in r]
+    return None
+
+
+def canary_of(point: dict) -> list[float]:
+    """The canary's seconds in the rounds of a point's samples (where timed)."""
+    c = point.get("canary_s", point.get("canary"))
+    if not isinstance(c, list):
+        return []
+    return [float(x) for x in c if isinstance(x, int | float) and not isinstance(x, bool)
+            and x > 0]
+
+
+def sample_count(point: dict) -> int:
+    raw = samples_of(point)
+    if raw is not None:
+        return len(raw)
+    s = point.get("samples")
+    return int(s) if isinstance(s, int) and not isinstance(s, bool) else 0
+
+
+def spread_samples(point: dict) -> list[float]:
+    """The raw samples, or (for files without them) ``q1, median, q3``: a stand-in that
+    carries the point's spread into the bootstraps of the fits."""
+    s = samples_of(point)
+    if s is not None:
+        return s
+    vals = [point.get("q1_s"), point["median_s"], point.get("q3_s")]
+    return [float(v) for v in vals if v is not None and v > 0] or [float(point["median_s"])]
+
+
+def median_estimate(point: dict) -> stats.Estimate:
+    """A point's median time with its interval: the order-statistic interval of the raw
+    samples, or the interquartile range for files without them."""
+    s = samples_of(point)
+    if s is not None:
+        return stats.median_ci(s)
+    med = float(point["median_s"])
+    q1, q3 = point.get("q1_s"), point.get("q3_s")
+    return stats.Estimate(med, float(q1) if q1 else med, float(q3) if q3 else med,
+                          sample_count(point))
+
+
+# --- ratios --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratio(stats.Estimate):
+    """A ratio of times with its interval; ``method`` says how the interval was found:
+    ``paired`` (per-round ratios, 95%), ``independent`` (two sample sets from different
+    moments, Hodges–Lehmann 95%) or ``unpaired`` (quartiles only: a rough range)."""
+
+    method: str = PAIRED
+
+    @property
+    def paired(self) -> bool:
+        return self.method == PAIRED
+
+
+def ratio(subject: dict, reference: dict) -> Ratio:
+    """Time of ``subject`` over time of ``reference`` at one point (above 1: slower).
+
+    Paired by round (``stats.paired_ratio``) when both points carry ``samples`` and
+    ``rounds``; from the raw samples of different moments (``stats.run_ratio``) when
+    only the samples are there; otherwise the ratio of the medians with the range
+    ``[q1_s / q3_r, q3_s / q1_r]``, marked ``unpaired``.
+    """
+    sa, sb = samples_of(subject), samples_of(reference)
+    ra, rb = rounds_of(subject), rounds_of(reference)
+    if sa is not None and sb is not None:
+        if ra is not None and rb is not None:
+            est = stats.paired_ratio(sa, ra, sb, rb)
+            if est.count > 0:
+                return Ratio(est.value, est.lo, est.hi, est.count, PAIRED)
+        est = stats.run_ratio(sb, sa)
+        if est.count > 0:
+            return Ratio(est.value, est.lo, est.hi, est.count, INDEPENDENT)
+    return _unpaired(subject, reference)
+
+
+def _unpaired(subject: dict, reference: dict) -> Ratio:
+    a, b = float(subject["median_s"]), float(reference["median_s"])
+    value = a / b
+    q1a, q3a = subject.get("q1_s"), subject.get("q3_s")
+    q1b, q3b = reference.get("q1_s"), reference.get("q3_s")
+    if q1a and q3a and q1b and q3b:
+        lo, hi = min(q1a / q3b, value), max(q3a / q1b, value)
+    else:
+        lo = hi = math.nan
+    return Ratio(value, lo, hi, min(sample_count(subject), sample_count(reference)), UNPAIRED)
+
+
+def inverse(r: Ratio) -> Ratio:
+    """``1 / r`` with its interval (a time ratio read as a speed ratio)."""
+    def inv(x):
+        return 1.0 / x if x and math.isfinite(x) and x > 0 else math.nan
+    return Ratio(inv(r.value), inv(r.hi), inv(r.lo), r.count, r.method)
+
+
+def fmt_x(value: float) -> str:
+    """A ratio as ``1.23×`` (three significant digits)."""
+    if not math.isfinite(value):
+        return "–"
+    return f"{value:.3g}×"
+
+
+def fmt_interval(r: stats.Estimate) -> str:
+    """``[lo, hi]`` of a ratio, or ``[not known]``."""
+    if not (math.isfinite(r.lo) and math.isfinite(r.hi)):
+        return "[interval not known]"
+    digits = 3 if f"{r.lo:.3g}" != f"{r.hi:.3g}" else 4   # a narrow one stays visible
+    return f"[{r.lo:.{digits}g}, {r.hi:.{digits}g}]"
+
+
+def fmt_ratio(r: Ratio, mark: bool = True) -> str:
+    """``2.1× [1.9, 2.3]``; a dagger marks an interval from quartiles only (unpaired)."""
+    return f"{fmt_x(r.value)} {fmt_interval(r)}{'†' if mark and r.method == UNPAIRED else ''}"
+
+
+UNPAIRED_NOTE = ("† unpaired: the result file has no raw samples, so the range is "
+                 "q1/q3 of one over q3/q1 of the other, not a 95% interval.")
+
+
+# --- documents, thread counts and series ----------------------------------------------------
+
+
+def thread_count(doc: dict, point: dict | None = None) -> int:
+    """Threads a point ran with: its own ``threads``, else its file's numba/BLAS setting."""
+    if point is not None and isinstance(point.get("threads"), int):
+        return int(point["threads"])
+    thr = doc.get("threads") or {}
+    for key in ("numba_threads", "blas_threads"):
+        if isinstance(thr.get(key), int):
+            return int(thr[key])
+    return 1
+
+
+def thread_groups(docs: list[dict]) -> dict[int, list[dict]]:
+    """Documents split by thread count (points filtered, other fields shared)."""
+    groups: dict[int, list[dict]] = {}
+    for doc in docs:
+        by: dict[int, list] = {}
+        for p in doc["points"]:
+            by.setdefault(thread_count(doc, p), []).append(p)
+        for t, pts in by.items():
+            groups.setdefault(t, []).append({**doc, "points": pts})
+    return dict(sorted(groups.items()))
+
+
+def primary_docs(docs: list[dict]) -> list[dict]:
+    """The documents at the first file's thread count: what every view but the thread
+    scaling compares (timings at different thread counts are not mixed)."""
+    if not docs:
+        return docs
+    groups = thread_groups(docs)
+    if len(groups) <= 1:
+        return docs
+    first = docs[0]
+    want = thread_count(first, first["points"][0]) if first["points"] else thread_count(first)
+    return groups.get(want) or next(iter(groups.values()))
 
 
 @dataclass
@@ -52,41 +247,50 @@ class Series:
         except ValueError:
             return None
 
-
-@dataclass
-class Fit:
-    """Least-squares fit of ``log t = a + k·log x`` over the asymptotic sizes."""
-
-    exponent: float
-    lo: float          # 95% confidence interval of the exponent (Student t)
-    hi: float
-    sizes: list        # sizes used by the fit
-
-    def text(self) -> str:
-        if self.lo == self.hi:
-            return f"{self.exponent:.2f}"
-        return f"{self.exponent:.2f} [{self.lo:.2f}, {self.hi:.2f}]"
+    def point_at(self, size: int) -> dict | None:
+        try:
+            return self.points[self.sizes.index(size)]
+        except ValueError:
+            return None
 
 
 def swept_axes(docs: list[dict]) -> list[str]:
-    """Axes swept by at least one document, in the order n, d, d_h."""
+    """Axes swept one at a time by at least one document, in the order n, d, d_h.
+
+    A grid over two or more axes is drawn as winner maps (:func:`winner_maps`); a grid
+    over one axis counts as a sweep of that axis.
+    """
     found = set()
     for doc in docs:
         sweep = doc["sweep"]
         if sweep.get("axis") in schema.AXES:
             found.add(sweep["axis"])
-        elif sweep.get("axis") == "grid":
-            found.update(a for a in schema.AXES if len(sweep.get("sizes", {}).get(a, [])) > 1)
+        elif sweep.get("axis") == schema.GRID:
+            multi = [a for a in schema.AXES if len(sweep.get("sizes", {}).get(a, [])) > 1]
+            if len(multi) == 1:
+                found.add(multi[0])
     return [a for a in schema.AXES if a in found]
 
 
 def _docs_for_axis(docs: list[dict], axis: str) -> list[dict]:
-    return [d for d in docs if d["sweep"].get("axis") in (axis, "grid")]
+    return [d for d in docs if d["sweep"].get("axis") in (axis, schema.GRID)]
 
 
 def dtypes_of(docs: list[dict]) -> list[str]:
     present = {p["dtype"] for doc in docs for p in doc["points"]}
     return [d for d in ("float64", "float32") if d in present]
+
+
+def impls_of(docs: list[dict]) -> list[str]:
+    return sorted({p["impl"] for d in docs for p in d["points"]}, key=impl_sort_key)
+
+
+def reference_impl(impls) -> str | None:
+    """The implementation speed-ups are measured against: numpy, else the first."""
+    impls = sorted(impls, key=impl_sort_key)
+    if REFERENCE in impls:
+        return REFERENCE
+    return impls[0] if impls else None
 
 
 def axis_series(docs: list[dict], axis: str, phase: str = "step") -> dict[tuple, Series]:
@@ -125,6 +329,13 @@ def axis_series(docs: list[dict], axis: str, phase: str = "step") -> dict[tuple,
                                                     impl_sort_key(kv[0][1]))))
 
 
+def of_dtype(series: dict[tuple, Series], dtype: str) -> dict[str, Series]:
+    return {impl: s for (dt, impl), s in series.items() if dt == dtype}
+
+
+# --- exponents -----------------------------------------------------------------------------
+
+
 def asymptotic_sizes(sizes: list) -> list:
     """Sizes over which the exponent is fitted.
 
@@ -138,60 +349,81 @@ def asymptotic_sizes(sizes: list) -> list:
     return upper if len(upper) >= MIN_FIT_POINTS else list(sizes[-MIN_FIT_POINTS:])
 
 
-def fit_exponent(sizes: list, times: list) -> Fit | None:
-    """Fit ``t ∝ x^k`` on the asymptotic sizes; ``None`` if there are too few points."""
-    import numpy as np
-    from scipy import stats
+@dataclass
+class Fit:
+    """``t ∝ x^k`` over ``sizes`` with the 95% interval of k and its label
+    (``stats.exponent_label``: linear / sub-linear / super-linear / not determined)."""
 
-    use = asymptotic_sizes(sizes)
+    exponent: float
+    lo: float
+    hi: float
+    sizes: list
+    label: str = "not determined"
+    raw: bool = True        # fitted on raw samples (False: on the quartiles of old files)
+
+    def text(self) -> str:
+        if self.lo == self.hi:
+            return f"{self.exponent:.2f}"
+        return f"{self.exponent:.2f} [{self.lo:.2f}, {self.hi:.2f}]"
+
+
+def fit_series(s: Series) -> Fit | None:
+    """The exponent of one series over its asymptotic sizes (``stats.fit_exponent``, on
+    every raw sample, or on q1/median/q3 where the file kept no samples)."""
+    use = asymptotic_sizes(s.sizes)
     if not use:
         return None
-    x = np.log(np.asarray(use, dtype=float))
-    y = np.log(np.asarray([times[sizes.index(u)] for u in use], dtype=float))
-    if np.ptp(x) == 0:
+    by_size = {x: spread_samples(s.point_at(x)) for x in use}
+    est = stats.fit_exponent(by_size)
+    if est is None:
         return None
-    xm = x - x.mean()
-    k = float(np.dot(xm, y - y.mean()) / np.dot(xm, xm))
-    resid = y - y.mean() - k * xm
-    dof = len(x) - 2
-    se = math.sqrt(float(np.dot(resid, resid)) / dof / float(np.dot(xm, xm)))
-    half = float(stats.t.ppf(0.975, dof)) * se
-    return Fit(k, k - half, k + half, list(use))
+    raw = all(samples_of(s.point_at(x)) is not None for x in use)
+    return Fit(est.k, est.lo, est.hi, list(est.sizes), est.label, raw)
 
 
 def fits(series: dict[tuple, Series]) -> dict[tuple, Fit | None]:
-    return {key: fit_exponent(s.sizes, s.median) for key, s in series.items()}
+    return {key: fit_series(s) for key, s in series.items()}
+
+
+# --- speed-ups, crossovers, standings ------------------------------------------------------
 
 
 @dataclass
 class Crossover:
     impl: str
-    size: float        # interpolated on the log-log curve of the speedup
-    starts: bool       # True: the implementation starts beating numpy at this size
+    size: float        # interpolated on the log-log curve of the speed-up
+    starts: bool       # True: the implementation starts beating the reference here
 
 
 @dataclass
 class Speedup:
-    """``t_numpy / t_impl`` on the sizes both measured (above 1: faster than numpy)."""
+    """``t_reference / t_impl`` on the sizes both measured (above 1: faster), with the
+    interval of each (:func:`ratio` of the reference's point over the implementation's)."""
 
     impl: str
     dtype: str
     sizes: list
     ratio: list
     crossovers: list
+    intervals: list = field(default_factory=list)     # Ratio per size
+    reference: str = REFERENCE
 
 
-def speedups(series: dict[tuple, Series], reference: str = "numpy") -> dict[tuple, Speedup]:
+def speedups(series: dict[tuple, Series], reference: str | None = None) -> dict[tuple, Speedup]:
+    """Speed-up of every implementation over ``reference`` (default numpy) per dtype."""
     out = {}
     for (dtype, impl), s in series.items():
-        ref = series.get((dtype, reference))
-        if impl == reference or ref is None:
+        ref_name = reference or reference_impl({i for (dt, i) in series if dt == dtype})
+        ref = series.get((dtype, ref_name))
+        if impl == ref_name or ref is None:
             continue
         common = [x for x in s.sizes if x in ref.sizes]
         if not common:
             continue
-        ratio = [ref.time_at(x) / s.time_at(x) for x in common]
-        out[(dtype, impl)] = Speedup(impl, dtype, common, ratio, _crossovers(impl, common, ratio))
+        est = [ratio(ref.point_at(x), s.point_at(x)) for x in common]
+        r = [e.value for e in est]
+        out[(dtype, impl)] = Speedup(impl, dtype, common, r, _crossovers(impl, common, r),
+                                     est, ref_name)
     return out
 
 
@@ -207,8 +439,105 @@ def _crossovers(impl: str, sizes: list, ratio: list) -> list[Crossover]:
     return found
 
 
+@dataclass
+class Standing:
+    """Who is fastest at one point: the winner by median time, the runner-up, the lead
+    (``t_runner / t_winner`` with its interval) and the implementations the winner
+    cannot be told apart from (``stats.verdict``): a tie when there are any."""
+
+    size: object                 # the axis value, or a tuple of sizes
+    winner: str
+    times: dict                  # impl -> median seconds (measured ones)
+    runner: str | None = None
+    lead: Ratio | None = None
+    tied: list = field(default_factory=list)    # winner first, then indistinguishable ones
+    points: dict = field(default_factory=dict)  # impl -> point
+
+    @property
+    def tie(self) -> bool:
+        return len(self.tied) > 1
+
+    def against(self, impl: str) -> Ratio | None:
+        """``t_impl / t_winner``: how much slower ``impl`` is than the winner here."""
+        if impl not in self.points:
+            return None
+        return ratio(self.points[impl], self.points[self.winner])
+
+
+def standing(size, points: dict[str, dict]) -> Standing | None:
+    """The standing among ``{impl: ok point}`` measured at one size."""
+    if not points:
+        return None
+    order = sorted(points, key=lambda i: (points[i]["median_s"], impl_sort_key(i)))
+    win = order[0]
+    st = Standing(size, win, {i: points[i]["median_s"] for i in order}, points=dict(points))
+    st.tied = [win]
+    for other in order[1:]:
+        if stats.verdict(ratio(points[other], points[win])) != "slower":
+            st.tied.append(other)
+    if len(order) > 1:
+        st.runner = order[1]
+        st.lead = ratio(points[order[1]], points[win])
+    return st
+
+
+def standings(by_impl: dict[str, Series]) -> list[Standing]:
+    """One standing per size measured by at least one implementation, ascending."""
+    sizes = sorted({x for s in by_impl.values() for x in s.sizes})
+    out = []
+    for x in sizes:
+        pts = {i: s.point_at(x) for i, s in by_impl.items() if s.point_at(x) is not None}
+        st = standing(x, pts)
+        if st is not None:
+            out.append(st)
+    return out
+
+
+@dataclass
+class Segment:
+    """Consecutive sizes with the same outcome: one winner, or one tied group."""
+
+    first: object
+    last: object
+    winner: str
+    tied: tuple          # (winner,) for a clear win; the tied group, in display order
+    standings: list
+    tie: bool = False
+
+
+def _outcome(st: Standing) -> tuple[bool, tuple]:
+    if st.tie:
+        return True, tuple(sorted(st.tied, key=impl_sort_key))
+    return False, (st.winner,)
+
+
+def segments(sts: list[Standing]) -> list[Segment]:
+    """Standings grouped into runs of consecutive sizes with the same outcome."""
+    out: list[Segment] = []
+    for st in sts:
+        tie, who = _outcome(st)
+        if out and (out[-1].tie, out[-1].tied) == (tie, who):
+            out[-1].last = st.size
+            out[-1].standings.append(st)
+        else:
+            out.append(Segment(st.size, st.size, st.winner, who, [st], tie))
+    return out
+
+
+def favoured(all_standings: list[Standing]) -> str | None:
+    """The implementation fastest at the most points (a tie counts half to each of the
+    tied); ties between counts go to the first in display order."""
+    score: dict[str, float] = {}
+    for st in all_standings:
+        for i in st.tied:
+            score[i] = score.get(i, 0.0) + (0.5 if st.tie else 1.0)
+    if not score:
+        return None
+    return max(sorted(score, key=impl_sort_key), key=lambda i: score[i])
+
+
 def win_ranges(sp: Speedup) -> list[tuple[int, int]]:
-    """Maximal runs of measured sizes where the implementation beats numpy: [(first, last)]."""
+    """Maximal runs of measured sizes where the implementation beats the reference."""
     runs, start, prev = [], None, None
     for x, r in zip(sp.sizes, sp.ratio, strict=True):
         if r > 1 and start is None:
@@ -220,6 +549,252 @@ def win_ranges(sp: Speedup) -> list[tuple[int, int]]:
     if start is not None:
         runs.append((start, sp.sizes[-1]))
     return runs
+
+
+# --- points that lie on no axis (pytest-benchmark files, single points) ----------------------
+
+
+def loose_points(docs: list[dict], phase: str = "step") -> dict[str, list[Standing]]:
+    """``{dtype: [Standing]}`` at every size of a document that sweeps no axis and draws
+    no winner map (pytest-benchmark files, a grid with one size per axis)."""
+    out: dict[str, dict[tuple, dict]] = {}
+    for doc in docs:
+        sweep = doc["sweep"]
+        multi = [a for a in schema.AXES if len(sweep.get("sizes", {}).get(a, [])) > 1]
+        if sweep.get("axis") != schema.GRID or multi:
+            continue
+        for p in doc["points"]:
+            if p["phase"] == phase and p["status"] == "ok" and p["median_s"] > 0:
+                sz = tuple(p[k] for k in schema.SIZE_KEYS)
+                out.setdefault(p["dtype"], {}).setdefault(sz, {})[p["impl"]] = p
+    result = {}
+    for dtype in [d for d in ("float64", "float32") if d in out]:
+        by_size = out[dtype]
+        result[dtype] = [standing(sz, by_size[sz])
+                         for sz in sorted(by_size, key=lambda s: schema.flops("step", *s))]
+    return result
+
+
+# --- winner maps ---------------------------------------------------------------------------
+
+
+@dataclass
+class WinnerMap:
+    """The fastest implementation in each cell of a grid over two axes (the third and m
+    at the grid's base): ``cells[(x, y)]`` is a Standing or None (nothing measured)."""
+
+    x_axis: str
+    y_axis: str
+    dtype: str
+    fixed: dict
+    xs: list
+    ys: list
+    cells: dict
+    path: str = ""
+
+    def wins(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for st in self.cells.values():
+            if st is not None:
+                key = "tie" if st.tie else st.winner
+                out[key] = out.get(key, 0) + 1
+        return out
+
+
+GRID_PAIRS = (("n", "d_h"), ("n", "d"), ("d", "d_h"))
+
+
+def winner_maps(docs: list[dict], phase: str = "step") -> list[WinnerMap]:
+    """One map per grid document, pair of its swept axes (n × d_h, n × d, d × d_h) and
+    dtype."""
+    maps = []
+    for doc in docs:
+        sweep = doc["sweep"]
+        if sweep.get("axis") != schema.GRID:
+            continue
+        sizes = sweep.get("sizes", {})
+        multi = [a for a in schema.AXES if len(sizes.get(a, [])) > 1]
+        base = sweep["base"]
+        for xa, ya in GRID_PAIRS:
+            if xa not in multi or ya not in multi:
+                continue
+            rest = [k for k in schema.SIZE_KEYS if k not in (xa, ya)]
+            for dtype in dtypes_of([doc]):
+                cells: dict[tuple, dict] = {}
+                for p in doc["points"]:
+                    if (p["phase"] != phase or p["dtype"] != dtype or p["status"] != "ok"
+                            or any(p[k] != base[k] for k in rest)):
+                        continue
+                    cells.setdefault((p[xa], p[ya]), {})[p["impl"]] = p
+                xs, ys = sorted(set(sizes[xa])), sorted(set(sizes[ya]))
+                maps.append(WinnerMap(xa, ya, dtype, {k: base[k] for k in rest}, xs, ys,
+                                      {(x, y): standing((x, y), cells.get((x, y), {}))
+                                       for x in xs for y in ys},
+                                      str(doc.get("_path", ""))))
+    return maps
+
+
+# --- fixed cost and throughput ---------------------------------------------------------------
+
+
+@dataclass
+class CostFit:
+    """``time = a + b·FLOPs`` over one sweep: ``fixed`` is a in seconds (dispatch,
+    allocation, validation: what a call costs before any arithmetic), ``gflops`` is
+    1/b in GFLOP/s (the rate at large sizes); both with 95% bootstrap intervals.
+    ``worst_resid`` is the largest relative misfit of the line at a measured size."""
+
+    impl: str
+    dtype: str
+    axis: str
+    fixed: stats.Estimate
+    gflops: stats.Estimate
+    sizes: list
+    worst_resid: float
+
+
+def _cost_solve(flops: np.ndarray, times: np.ndarray):
+    """Least squares on relative errors, ``Σ ((t − a − b·F) / t)²`` with a, b ≥ 0, so small
+    and large sizes weigh alike. Rows of ``flops``/``times`` are independent problems
+    (the bootstrap solves them all at once); returns arrays ``a``, ``b`` and ``ok`` (False
+    where the sizes do not determine a line)."""
+    flops, times = np.atleast_2d(flops), np.atleast_2d(times)
+    u, v = 1.0 / times, flops / times
+    suu, svv, suv = (u * u).sum(1), (v * v).sum(1), (u * v).sum(1)
+    su, sv = u.sum(1), v.sum(1)
+    det = suu * svv - suv * suv
+    ok = (det > 1e-12 * suu * svv) & (np.ptp(flops, axis=1) > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (su * svv - sv * suv) / det
+        b = (sv * suu - su * suv) / det
+        # a constraint that binds: refit the other coefficient alone
+        neg_a, neg_b = a < 0, b < 0
+        a = np.where(neg_a, 0.0, np.where(neg_b, su / suu, a))
+        b = np.where(neg_a, np.maximum(sv / svv, 0.0), np.where(neg_b, 0.0, b))
+    return a, b, ok
+
+
+def cost_fit(s: Series, n_boot: int = COST_BOOT, seed: int = 0) -> CostFit | None:
+    """Fit ``time = a + b·FLOPs`` to one series (at least three measured sizes).
+
+    The interval is a percentile bootstrap that resamples the sizes and, within each
+    size, its raw samples (or q1/median/q3 for files without samples).
+    """
+    if len(s.points) < MIN_FIT_POINTS:
+        return None
+    fl = np.array([p.get("flops") or schema.flops(p["phase"], p["n"], p["d"], p["d_h"], p["m"])
+                   for p in s.points], dtype=np.float64)
+    med = np.array(s.median, dtype=np.float64)
+    a, b, ok = (x[0] for x in _cost_solve(fl, med))
+    if not ok:
+        return None
+    k = len(s.points)
+    rng = np.random.default_rng(seed)
+    # each size's median, resampled n_boot times from its samples
+    meds = np.empty((n_boot, k))
+    for i, p in enumerate(s.points):
+        x = np.asarray(spread_samples(p), dtype=np.float64)
+        meds[:, i] = np.median(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
+    pick = rng.integers(0, k, (n_boot, k))
+    ba, bb, bok = _cost_solve(fl[pick], np.take_along_axis(meds, pick, axis=1))
+    ba, bb = ba[bok], bb[bok]
+    resid = float(np.max(np.abs(a + b * fl - med) / med))
+    if ba.size < 20:
+        lo_a = hi_a = a
+        lo_b = hi_b = b
+    else:
+        lo_a, hi_a = np.quantile(ba, [0.025, 0.975])
+        lo_b, hi_b = np.quantile(bb, [0.025, 0.975])
+    lo_a, hi_a = float(min(lo_a, a)), float(max(hi_a, a))
+    lo_b, hi_b = float(min(lo_b, b)), float(max(hi_b, b))
+
+    def rate(x):
+        return math.inf if x <= 0 else float(1.0 / x / 1e9)
+
+    return CostFit(s.impl, s.dtype, s.axis, stats.Estimate(float(a), lo_a, hi_a, k),
+                   stats.Estimate(rate(b), rate(hi_b), rate(lo_b), k), list(s.sizes), resid)
+
+
+def cost_fits(series: dict[tuple, Series]) -> dict[tuple, CostFit]:
+    out = {}
+    for key, s in series.items():
+        f = cost_fit(s)
+        if f is not None:
+            out[key] = f
+    return out
+
+
+# --- memory --------------------------------------------------------------------------------
+
+
+MEASURED_METHODS = ("tracemalloc", "nrt", "torch")
+
+
+def memory_of(point: dict) -> dict | None:
+    """A point's ``memory`` record when it holds a measurement (else None)."""
+    m = point.get("memory")
+    if not isinstance(m, dict) or m.get("method") not in MEASURED_METHODS:
+        return None
+    if m.get("peak_bytes") is None and m.get("allocations") is None:
+        return None
+    return m
+
+
+def memory_methods(docs: list[dict]) -> dict[str, set]:
+    """``{impl: {method, ...}}`` over every point that has a ``memory`` record (including
+    ``"not measured"``)."""
+    out: dict[str, set] = {}
+    for d in docs:
+        for p in d["points"]:
+            m = p.get("memory")
+            if isinstance(m, dict) and m.get("method"):
+                out.setdefault(p["impl"], set()).add(str(m["method"]))
+    return dict(sorted(out.items(), key=lambda kv: impl_sort_key(kv[0])))
+
+
+# --- thread scaling ------------------------------------------------------------------------
+
+
+@dataclass
+class ThreadScaling:
+    """Speed-up from the second thread count: ``t(c1) / t(c2)`` per size, c1 < c2 the two
+    lowest thread counts measured (usually 1 and 2)."""
+
+    impl: str
+    dtype: str
+    counts: tuple
+    sizes: list                  # (n, d, d_h, m) tuples, by FLOPs
+    speedup: list                # Ratio per size
+    flops: list
+
+
+def thread_scaling(docs: list[dict], phase: str = "step") -> list[ThreadScaling]:
+    groups = thread_groups(docs)
+    if len(groups) < 2:
+        return []
+    c1, c2 = list(groups)[:2]
+
+    def index(group):
+        out = {}
+        for doc in group:
+            for p in doc["points"]:
+                if p["phase"] == phase and p["status"] == "ok" and p["median_s"] > 0:
+                    out[(p["impl"], p["dtype"], *(p[k] for k in schema.SIZE_KEYS))] = p
+        return out
+
+    one, two = index(groups[c1]), index(groups[c2])
+    rows: dict[tuple, ThreadScaling] = {}
+    for key in sorted(set(one) & set(two), key=lambda k: (impl_sort_key(k[0]), k[1],
+                                                          schema.flops(phase, *k[2:]))):
+        impl, dtype, *sz = key
+        ts = rows.setdefault((impl, dtype), ThreadScaling(impl, dtype, (c1, c2), [], [], []))
+        ts.sizes.append(tuple(sz))
+        ts.speedup.append(ratio(one[key], two[key]))
+        ts.flops.append(schema.flops(phase, *sz))
+    return list(rows.values())
+
+
+# --- ceilings ------------------------------------------------------------------------------
 
 
 def gemm_peak(doc: dict, dtype: str) -> tuple[float, int] | None:
@@ -258,8 +833,17 @@ def gflops_of(point: dict) -> float:
     return fl / point["median_s"] / 1e9
 
 
+# --- phases, compile costs -----------------------------------------------------------------
+
+
+def base_sizes(docs: list[dict]) -> dict:
+    """The base point of the first document (n, d, d_h, m)."""
+    base = docs[0]["sweep"]["base"]
+    return {k: base[k] for k in schema.SIZE_KEYS}
+
+
 def reference_sizes(docs: list[dict], phases: tuple, impls: tuple = ()) -> dict | None:
-    """The point at which single-size figures (phases, compile) are drawn.
+    """The point at which single-size figures (phases) are drawn.
 
     The first document's base point if every asked phase (and implementation) was
     measured there; otherwise the sizes covering most of them, ties going to the
@@ -299,9 +883,8 @@ def phase_table(docs: list[dict]) -> tuple[dict | None, list[dict]]:
     if ref is None:
         return None, []
     rows = []
-    impls = sorted({p["impl"] for d in docs for p in d["points"]}, key=impl_sort_key)
     for dtype in dtypes_of(docs):
-        for impl in impls:
+        for impl in impls_of(docs):
             f = _ok_point(docs, impl, dtype, "forward", ref)
             b = _ok_point(docs, impl, dtype, "backward", ref)
             s = _ok_point(docs, impl, dtype, "step", ref)
@@ -322,65 +905,149 @@ def coldstart(docs: list[dict], impl: str, dtype: str) -> dict | None:
     return None
 
 
-def compile_cost(docs: list[dict], dtype: str, phase: str = "step") -> float | None:
-    """Compile time of numba's ``phase`` in ``dtype``, in seconds.
+def jit_impls(docs: list[dict]) -> list[str]:
+    """The measured implementations whose first call compiles (registry ``jit``)."""
+    return [i for i in impls_of(docs) if registry.is_jit(i)]
 
-    Preferably the cold-start measurement (a new process with an empty numba cache).
-    Otherwise the largest ``cold_s − median_s`` over the sweep's numba points whose
-    first call compiled (``jit_compiled``; files without that field count as compiled):
-    only the first call in a process compiles, later points reuse the machine code.
-    A first call that only loaded numba's on-disk cache is not a compile time.
+
+def compile_cost(docs: list[dict], dtype: str, phase: str = "step",
+                 impl: str = "numba") -> float | None:
+    """Compile time of ``impl``'s ``phase`` in ``dtype``, in seconds.
+
+    Preferably the cold-start measurement (a new process with an empty cache).
+    Otherwise the largest ``cold_s − median_s`` over the sweep's points of ``impl``
+    whose first call compiled (``jit_compiled``; files without that field count as
+    compiled): only the first call in a process compiles, later points reuse the
+    machine code. A first call that only loaded an on-disk cache is not a compile time.
     """
-    rec = coldstart(docs, "numba", dtype) if phase == "step" else None
-    if rec is not None:
+    rec = coldstart(docs, impl, dtype) if phase == "step" else None
+    if rec is not None and rec.get("compile_s") is not None:
         return rec["compile_s"]
     gaps = [p["cold_s"] - p["median_s"] for doc in docs for p in doc["points"]
-            if p["impl"] == "numba" and p["dtype"] == dtype and p["phase"] == phase
+            if p["impl"] == impl and p["dtype"] == dtype and p["phase"] == phase
             and p["status"] == "ok" and p["cold_s"] is not None
             and p.get("jit_compiled", 1) > 0]
     return max(gaps) if gaps else None
 
 
-def payoff_calls(compile_s: float, warm_numba: float, warm_numpy: float) -> int | None:
-    """Calls after which numba (compile, then warm calls) has cost less than numpy.
-
-    Smallest k with ``compile_s + k·warm_numba ≤ k·warm_numpy``; ``None`` if numba is
-    not faster per call.
-    """
-    if warm_numba >= warm_numpy:
+def payoff_calls(compile_s: float, warm_jit: float, warm_rival: float) -> int | None:
+    """Calls after which the compiled implementation (compile, then warm calls) has cost
+    less than its rival: smallest k with ``compile_s + k·warm_jit ≤ k·warm_rival``;
+    ``None`` (never) if it is not faster per call."""
+    if warm_jit >= warm_rival:
         return None
-    return max(1, math.ceil(compile_s / (warm_numpy - warm_numba)))
+    return max(1, math.ceil(compile_s / (warm_rival - warm_jit)))
 
 
 def compile_table(docs: list[dict]) -> list[dict]:
-    """Per dtype and numba step point: compile time, warm times, calls to pay off."""
+    """Per JIT implementation, dtype and step point: compile time, warm time, the fastest
+    implementation that does not compile (the rival) at that point, and the calls after
+    which compiling has paid for itself against it (``None``: never)."""
     rows = []
-    for dtype in dtypes_of(docs):
-        comp = compile_cost(docs, dtype)
-        if comp is None:
-            continue
-        seen = set()
-        for doc in docs:
-            for p in doc["points"]:
-                if (p["impl"] != "numba" or p["dtype"] != dtype or p["phase"] != "step"
-                        or p["status"] != "ok"):
+    base = base_sizes(docs) if docs else {}
+    points: dict[tuple, dict[str, dict]] = {}
+    for doc in docs:
+        for p in doc["points"]:
+            if p["phase"] == "step" and p["status"] == "ok" and p["median_s"] > 0:
+                sz = tuple(p[k] for k in schema.SIZE_KEYS)
+                points.setdefault((p["dtype"], sz), {})[p["impl"]] = p
+    for impl in jit_impls(docs):
+        for dtype in dtypes_of(docs):
+            comp = compile_cost(docs, dtype, impl=impl)
+            if comp is None:
+                continue
+            for (dt, sz), by in points.items():
+                if dt != dtype or impl not in by:
                     continue
-                sz = {k: p[k] for k in ("n", "d", "d_h", "m")}
-                if tuple(sz.values()) in seen:
-                    continue
-                seen.add(tuple(sz.values()))
-                npp = _ok_point(docs, "numpy", dtype, "step", sz)
-                rows.append({"dtype": dtype, **sz, "compile_s": comp, "cold_s": p["cold_s"],
+                p = by[impl]
+                rivals = {i: q for i, q in by.items() if not registry.is_jit(i)}
+                rival = min(rivals, key=lambda i: rivals[i]["median_s"]) if rivals else None
+                sizes = dict(zip(schema.SIZE_KEYS, sz, strict=True))
+                rows.append({"impl": impl, "dtype": dtype, **sizes, "compile_s": comp,
+                             "cold_s": p["cold_s"], "jit_s": p["median_s"],
+                             "rival": rival,
+                             "rival_s": rivals[rival]["median_s"] if rival else None,
+                             "payoff_calls": (payoff_calls(comp, p["median_s"],
+                                                           rivals[rival]["median_s"])
+                                              if rival else None),
+                             "base": sizes == base,
+                             # kept for older readers
                              "numba_s": p["median_s"],
-                             "numpy_s": npp["median_s"] if npp else None,
-                             "payoff_calls": (payoff_calls(comp, p["median_s"], npp["median_s"])
-                                              if npp else None)})
-    rows.sort(key=lambda r: (r["dtype"], schema.flops("step", r["n"], r["d"], r["d_h"], r["m"])))
+                             "numpy_s": by["numpy"]["median_s"] if "numpy" in by else None})
+    rows.sort(key=lambda r: (impl_sort_key(r["impl"]), r["dtype"] != "float64",
+                             schema.flops("step", r["n"], r["d"], r["d_h"], r["m"])))
     return rows
 
 
+# --- noise ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Noise:
+    """How well the run knows its numbers: the median relative half-width of the points'
+    medians (95% from raw samples, else IQR/2), how many exceed 10%, the median
+    half-width of paired ratios, and the canary's spread when timed."""
+
+    points: int
+    median_halfwidth: float
+    wide: int
+    raw: bool
+    paired_halfwidth: float | None = None
+    canary_spread: float | None = None
+    target: float | None = None                  # the sweep's precision target
+    missed: list = field(default_factory=list)   # points whose target was not reached
+
+
+def noise(docs: list[dict]) -> Noise | None:
+    ok = [p for d in docs for p in d["points"] if p["status"] == "ok" and p["median_s"] > 0]
+    if not ok:
+        return None
+    widths, raw = [], True
+    for p in ok:
+        if samples_of(p) is not None:
+            widths.append(median_estimate(p).halfwidth)
+        else:
+            raw = False
+            q1, q3 = p.get("q1_s"), p.get("q3_s")
+            if q1 is not None and q3 is not None:
+                widths.append((q3 - q1) / 2 / p["median_s"])
+    widths = [w for w in widths if math.isfinite(w)]
+    if not widths:
+        return None
+    out = Noise(len(widths), float(np.median(widths)), sum(w > 0.10 for w in widths), raw)
+    # paired ratios against the reference, where pairs exist
+    paired = []
+    by: dict[tuple, dict] = {}
+    for p in ok:
+        by.setdefault((p["dtype"], p["phase"], *(p[k] for k in schema.SIZE_KEYS)),
+                      {})[p["impl"]] = p
+    for group in by.values():
+        ref = reference_impl(group)
+        for impl, p in group.items():
+            if impl != ref and rounds_of(p) is not None and rounds_of(group[ref]) is not None:
+                r = ratio(p, group[ref])
+                if r.paired and math.isfinite(r.halfwidth):
+                    paired.append(r.halfwidth)
+    if paired:
+        out.paired_halfwidth = float(np.median(paired))
+    for p in ok:
+        prec = p.get("precision")
+        if isinstance(prec, dict) and prec.get("target"):
+            out.target = float(prec["target"])
+            if prec.get("met") is False:
+                out.missed.append(p)
+    canary = [x for p in ok for x in canary_of(p)]
+    if len(canary) >= 4:
+        q1, med, q3 = np.quantile(canary, [0.25, 0.5, 0.75])
+        out.canary_spread = float((q3 - q1) / med)
+    return out
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
 def fmt_time(s: float | None) -> str:
-    if s is None:
+    if s is None or not math.isfinite(s):
         return "–"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if s >= scale:
@@ -392,107 +1059,18 @@ def fmt_size(x: float) -> str:
     return f"{x:,.0f}" if x >= 10 else f"{x:.2g}"
 
 
-def _axis_summary(axis: str, fitted: dict, sp: dict, dtype: str) -> str | None:
-    """One sentence per axis and dtype: where numba beats numpy, and the exponents."""
-    parts = []
-    nb = sp.get((dtype, "numba"))
-    if nb is not None:
-        runs = win_ranges(nb)
-        if not runs:
-            slow = [1 / r for r in nb.ratio]
-            where = (f"at {axis} = {fmt_size(nb.sizes[0])}, the only size both measured"
-                     if len(nb.sizes) == 1 else f"at every measured {axis}")
-            if max(slow) < 1 + PAR:
-                parts.append(f"numba and numpy are within {PAR:.0%} of each other {where}")
-            else:
-                parts.append(f"numpy is faster than numba {where} (numba takes "
-                             f"{_span(slow)} numpy's time)")
-        for lo, hi in runs:
-            rs = [r for x, r in zip(nb.sizes, nb.ratio, strict=True) if lo <= x <= hi]
-            if len(nb.sizes) == 1:
-                where = f"at {axis} = {fmt_size(lo)}, the only size both measured"
-            elif lo == hi:
-                where = f"at {axis} = {fmt_size(lo)}"
-            elif lo == nb.sizes[0] and hi == nb.sizes[-1]:
-                where = f"at every measured {axis} ({fmt_size(lo)}–{fmt_size(hi)})"
-            elif lo == nb.sizes[0]:
-                where = f"at {axis} ≤ {fmt_size(hi)}"
-            elif hi == nb.sizes[-1]:
-                where = f"at {axis} ≥ {fmt_size(lo)}"
-            else:
-                where = f"for {fmt_size(lo)} ≤ {axis} ≤ {fmt_size(hi)}"
-            if max(rs) < 1 + PAR:
-                parts.append(f"numba and numpy are within {PAR:.0%} of each other {where}")
-            else:
-                parts.append(f"numba is {_span(rs)} faster than numpy {where}")
-    fits_here = [(impl, f) for (dt, impl), f in fitted.items() if dt == dtype and f is not None]
-    if fits_here:
-        theory = THEORY_EXPONENT[axis]
-        groups: dict[str, list[str]] = {"linear": [], "not": [], "noisy": []}
-        for impl, f in fits_here:
-            groups[linearity(f, theory)].append(impl)
-        who = {1: "it", 2: "both", 3: "all three"}.get(len(fits_here), "all")
-        if len(groups["linear"]) == len(fits_here):
-            verdict = f"{who} scale linearly in {axis}"
-        else:
-            said = []
-            for key, one, many in (("linear", "scales linearly", "scale linearly"),
-                                   ("not", "does not scale linearly", "do not scale linearly"),
-                                   ("noisy", "is too noisy to tell", "are too noisy to tell")):
-                if groups[key]:
-                    said.append(f"{', '.join(groups[key])} "
-                                f"{one if len(groups[key]) == 1 else many}")
-            verdict = f"in {axis}, " + ", ".join(said)
-        exps = ", ".join(f"{impl} {f.text()}" for impl, f in fits_here)
-        parts.append(f"{verdict} (fitted exponent {exps}; theory {theory:g})")
-    return f"{axis}, {dtype}: {'; '.join(parts)}." if parts else None
+def fmt_bytes(b: float | None) -> str:
+    if b is None:
+        return "–"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b:.0f} B"
 
 
-def linearity(f: Fit, theory: float = 1.0) -> str:
-    """``"linear"``: within 0.15 of theory, or a tight interval (half-width ≤ 0.25) holding
-    it; ``"noisy"``: a wider interval holding it; ``"not"``: an interval excluding it."""
-    holds = f.lo <= theory <= f.hi
-    if abs(f.exponent - theory) <= 0.15 or (holds and (f.hi - f.lo) / 2 <= 0.25):
-        return "linear"
-    return "noisy" if holds else "not"
+def fmt_calls(k: int | None) -> str:
+    return "never" if k is None else f"{k:,}"
 
 
-def _span(values: list[float]) -> str:
-    lo, hi = min(values), max(values)
-    return f"{lo:.3g}–{hi:.3g}×" if hi / lo > 1.05 else f"{lo:.3g}×"
-
-
-def summary(docs: list[dict]) -> list[str]:
-    """A few sentences a reader can take away, written from the numbers."""
-    lines = []
-    for axis in swept_axes(docs):
-        series = axis_series(docs, axis)
-        fitted = fits(series)
-        sp = speedups(series)
-        for dtype in dtypes_of(docs):
-            line = _axis_summary(axis, fitted, sp, dtype)
-            if line:
-                lines.append(line)
-    table = compile_table(docs)
-    ok = [p for d in docs for p in d["points"] if p["status"] == "ok"]
-    noisy = [p for p in ok if p.get("high_spread")]
-    if noisy:
-        lines.append(f"noise: {len(noisy)} of {len(ok)} measured points have an interquartile "
-                     "range above 10% of the median (a busy machine?); read their exponents "
-                     "and crossovers with care.")
-    for dtype in dtypes_of(docs):
-        rows = [r for r in table if r["dtype"] == dtype and r["numpy_s"]]
-        if rows:
-            pays = [r["payoff_calls"] for r in rows if r["payoff_calls"] is not None]
-            text = f"compile, {dtype}: the numba step compiles in {fmt_time(rows[0]['compile_s'])}"
-            rec = coldstart(docs, "numba", dtype)
-            if rec is not None:
-                text += (f" (a new process with an empty cache; with the on-disk cache warm, "
-                         f"a new process's first step takes {fmt_time(rec['cached_first_s'])})")
-            if pays:
-                text += (f" and pays that back against numpy after {min(pays):,} calls "
-                         f"(where numba saves the most per call; up to {max(pays):,}).")
-            else:
-                text += "; numba is never faster than numpy per call here, so it never pays off."
-            lines.append(text)
-    return lines
+def sizes_text(sizes: dict) -> str:
+    return ", ".join(f"{k}={v:,}" for k, v in sizes.items())

@@ -1,11 +1,17 @@
 """Build a full report (figures, report.md, report.html) from loaded result documents.
 
-Figures whose data is absent (no peak, no phases, no numerics) are not drawn: their
-section says why instead.
+The page opens with the answer (:mod:`.recommend`): which implementation to use where,
+by how much, where the favourite loses, what compiling costs; then the machine and the
+noise floor; then one section per swept axis (time, speed-up and throughput figures for
+each dtype side by side, a compact size × implementation table, the long tables folded),
+the winner maps, fixed cost and throughput, memory, thread scaling, phases, compile
+costs, numerics, the machine in full and links to every file. A view whose data is
+absent says why instead of drawing an empty figure.
 """
 
 from __future__ import annotations
 
+import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from mlpbench.atomic import write_text
-from mlpbench.report import analysis
-from mlpbench.report.analysis import fmt_size, fmt_time
-from mlpbench.report.document import Section, Table, render_html, render_md
+from mlpbench.report import analysis, recommend
+from mlpbench.report.analysis import fmt_calls, fmt_size, fmt_time, fmt_x
+from mlpbench.report.document import Figure, Section, Table, relative_href, render_html, render_md
 
 ITEMSIZE = {"float64": 8, "float32": 4}
 
@@ -25,16 +31,39 @@ class Report:
     out: Path
     md: Path
     html: Path
-    figures: list[Path] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)        # the PNG of every figure
     omitted: dict[str, str] = field(default_factory=dict)    # section title -> why
     summary: list[str] = field(default_factory=list)
+
+
+class _Drawer:
+    """Draws figures into the report folder and remembers each one."""
+
+    def __init__(self, out: Path, rep: Report, formats):
+        self.out, self.rep, self.formats = out, rep, formats
+
+    def __call__(self, fn, *args, name: str, alt: str, **kwargs) -> Figure | None:
+        png = fn(*args, self.out, name, self.formats, **kwargs)
+        if png is None or not png.exists():
+            return None
+        self.rep.figures.append(png)
+        svg = png.with_suffix(".svg")
+        return Figure(png, alt, svg if "svg" in self.formats and svg.exists() else None)
 
 
 def _g(x: float | None) -> str:
     return "–" if x is None else f"{x:.3g}"
 
 
-def _machine_section(docs: list[dict]) -> Section:
+def _omit(rep: Report, title: str, why: str) -> Section:
+    rep.omitted[title] = why
+    return Section(title, omitted=why)
+
+
+# --- the machine ---------------------------------------------------------------------------
+
+
+def _machine_section(docs: list[dict], out: Path) -> Section:
     doc = docs[0]
     mach, thr = doc.get("machine") or {}, doc.get("threads") or {}
     bullets = []
@@ -61,18 +90,16 @@ def _machine_section(docs: list[dict]) -> Section:
     env = mach.get("env") or {}
     if env:
         bullets.append("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
-    files = [Table("Result files", ["file", "axis", "points", "complete", "created", "quick"],
-                   [[Path(d.get("_path", "?")).name, d["sweep"].get("axis", "?"),
-                     str(len(d["points"])), str(d["complete"]), str(d["created"]),
-                     str(d["sweep"].get("quick"))] for d in docs])]
+    tables = [Table("Result files", ["file", "axis", "points", "complete", "created", "quick"],
+                    [[Path(d.get("_path", "?")).name, d["sweep"].get("axis", "?"),
+                      str(len(d["points"])), str(d["complete"]), str(d["created"]),
+                      str(d["sweep"].get("quick"))] for d in docs])]
     differs = [Path(d.get("_path", "?")).name for d in docs[1:]
-               if d.get("threads") != doc.get("threads")
-               or (d.get("machine") or {}).get("hostname") != mach.get("hostname")]
+               if (d.get("machine") or {}).get("hostname") != mach.get("hostname")]
     paras = []
     if differs:
-        paras.append("Warning: these files come from another host or thread setting than the "
-                     f"first one, so their timings are not directly comparable: "
-                     f"{', '.join(differs)}.")
+        paras.append("Warning: these files come from another host than the first one, so "
+                     f"their timings are not directly comparable: {', '.join(differs)}.")
     peak = doc.get("peak")
     if peak:
         rows = []
@@ -81,27 +108,93 @@ def _machine_section(docs: list[dict]) -> Section:
                 rows.append([f"GEMM peak, {dt}, {th} thread(s)", f"{v:.3g} GFLOP/s"])
         if peak.get("triad_gbs"):
             rows.append(["memory bandwidth (triad)", f"{peak['triad_gbs']:.3g} GB/s"])
-        files.append(Table("Ceilings (mlpbench peak)", ["ceiling", "value"], rows))
+        tables.append(Table("Ceilings (mlpbench peak)", ["ceiling", "value"], rows))
     else:
         paras.append("No ceilings: the result files carry no peak measurement "
                      "(run mlpbench peak, or mlpbench run, to measure them).")
-    return Section("Machine, threads and ceilings", paras, tables=files, bullets=bullets)
+    nz = analysis.noise(docs)
+    if nz is not None and nz.missed:
+        tables.append(Table(
+            f"Points below the ±{100 * nz.target:.2g}% precision target (budget spent first)",
+            ["impl", "dtype", "phase", "n", "d", "d_h", "median ±", "ratio ±"],
+            [[p["impl"], p["dtype"], p["phase"], f"{p['n']:,}", f"{p['d']:,}", f"{p['d_h']:,}",
+              _pct(p["precision"].get("median")), _pct(p["precision"].get("ratio"))]
+             for p in nz.missed], collapsed=True))
+    return Section("Machine, threads and ceilings", paras, tables=tables, bullets=bullets)
 
 
-def _series_table(axis: str, series: dict) -> Table:
+def _pct(x) -> str:
+    return "–" if not isinstance(x, int | float) else f"{100 * x:.2g}%"
+
+
+# --- one axis ------------------------------------------------------------------------------
+
+
+def _cell(s: analysis.Series | None, x, sp: analysis.Speedup | None, ref: str) -> str:
+    if s is None:
+        return ""
+    t = s.time_at(x)
+    if t is not None:
+        if sp is None or x not in sp.sizes:
+            return fmt_time(t)
+        r = sp.intervals[sp.sizes.index(x)]
+        return f"{fmt_time(t)} · {analysis.fmt_ratio(r)}"
+    if x in s.skipped_sizes:
+        pred = s.skipped_predicted[s.skipped_sizes.index(x)]
+        return f"skipped (≈{fmt_time(pred)})" if pred else "skipped"
+    if x in s.failed_sizes:
+        return "failed"
+    return ""
+
+
+def compact_table(axis: str, dtype: str, by_impl: dict, sps: dict) -> Table:
+    """Sizes × implementations: each cell the median time and the speed-up over the
+    reference with its interval; the last column the fastest (or the tie)."""
+    impls = list(by_impl)
+    ref = analysis.reference_impl(impls)
+    sizes = sorted({x for s in by_impl.values()
+                    for x in (*s.sizes, *s.skipped_sizes, *s.failed_sizes)})
+    sts = {st.size: st for st in analysis.standings(by_impl)}
+    rows = []
+    unpaired = False
+    for x in sizes:
+        row = [f"{x:,}"]
+        for impl in impls:
+            sp = sps.get(impl)
+            row.append(_cell(by_impl[impl], x, sp, ref))
+            if sp is not None and x in sp.sizes:
+                unpaired |= sp.intervals[sp.sizes.index(x)].method == analysis.UNPAIRED
+        st = sts.get(x)
+        row.append("" if st is None else ("tie: " + ", ".join(st.tied)) if st.tie
+                   else st.winner)
+        rows.append(row)
+    header = [axis] + [i if i == ref else f"{i} (× vs {ref})" for i in impls] + ["fastest"]
+    note = (f"Each cell: median time per step · speed-up vs {ref} = t_{ref} / t_impl (above "
+            "1: faster) with its 95% interval. 'tie': not told apart from the fastest "
+            "(stats.verdict, 3% minimum effect).")
+    if unpaired:
+        note += " " + analysis.UNPAIRED_NOTE
+    return Table(f"Step time and speed-up along {axis}, {dtype}", header, rows, note=note)
+
+
+def _points_table(axis: str, series: dict) -> Table:
     rows = []
     for (dtype, impl), s in series.items():
-        for x, med, q1, q3, p in zip(s.sizes, s.median, s.q1, s.q3, s.points, strict=True):
-            rows.append([impl, dtype, f"{x:,}", fmt_time(med), fmt_time(q1), fmt_time(q3),
-                         f"{analysis.gflops_of(p):.3g}", "ok"])
+        for x, p in zip(s.sizes, s.points, strict=True):
+            est = analysis.median_estimate(p)
+            how = "95%" if analysis.samples_of(p) is not None else "IQR"
+            rows.append([impl, dtype, f"{x:,}", fmt_time(est.value),
+                         f"{fmt_time(est.lo)}–{fmt_time(est.hi)} ({how})",
+                         f"{analysis.gflops_of(p):.3g}", str(analysis.sample_count(p)), "ok"])
         for x, pred in zip(s.skipped_sizes, s.skipped_predicted, strict=True):
-            rows.append([impl, dtype, f"{x:,}", "–", "–", "–", "–",
+            rows.append([impl, dtype, f"{x:,}", "–", "–", "–", "0",
                          f"skipped (predicted {fmt_time(pred)})"])
         for x in s.failed_sizes:
-            rows.append([impl, dtype, f"{x:,}", "–", "–", "–", "–", "failed"])
+            rows.append([impl, dtype, f"{x:,}", "–", "–", "–", "0", "failed"])
     rows.sort(key=lambda r: (r[1], analysis.impl_sort_key(r[0]), int(r[2].replace(",", ""))))
-    return Table(f"Step times along {axis}", [
-        "impl", "dtype", axis, "median", "q1", "q3", "GFLOP/s", "status"], rows)
+    return Table(f"Every step point along {axis}", [
+        "impl", "dtype", axis, "median", "interval", "GFLOP/s", "samples", "status"], rows,
+        collapsed=True)
 
 
 def _fit_table(axis: str, fitted: dict) -> Table:
@@ -109,12 +202,14 @@ def _fit_table(axis: str, fitted: dict) -> Table:
     rows = []
     for (dtype, impl), f in fitted.items():
         if f is None:
-            rows.append([impl, dtype, "–", "–", f"{theory:g}", "fewer than 3 measured sizes"])
+            rows.append([impl, dtype, "–", "–", "fewer than 3 measured sizes"])
         else:
-            rows.append([impl, dtype, f"{f.exponent:.3f}", f"[{f.lo:.3f}, {f.hi:.3f}]",
-                         f"{theory:g}", ", ".join(f"{x:,}" for x in f.sizes)])
-    return Table(f"Fitted exponents along {axis} (t ∝ {axis}^k, 95% CI)",
-                 ["impl", "dtype", "exponent k", "95% CI", "theory", "sizes fitted"], rows)
+            rows.append([impl, dtype, f.text(), f.label, ", ".join(f"{x:,}" for x in f.sizes)])
+    return Table(f"Fitted exponents along {axis} (t ∝ {axis}^k, 95% interval; theory "
+                 f"{theory:g})", ["impl", "dtype", "exponent k", "label", "sizes fitted"],
+                 rows, note="Labels from stats.exponent_label: linear when the whole interval "
+                            "lies within 0.9–1.1, sub-/super-linear when it lies below/above, "
+                            "not determined otherwise (or wider than 0.5).")
 
 
 def _ceilings(axis: str, docs: list[dict], series: dict) -> dict:
@@ -136,99 +231,245 @@ def _ceilings(axis: str, docs: list[dict], series: dict) -> dict:
     return out
 
 
-def _axis_sections(axis: str, docs: list[dict], out: Path, rep: Report,
-                   formats) -> list[Section]:
-    from mlpbench.report import figures
+def _exponent_sentence(axis: str, fitted: dict, dtype: str) -> str | None:
+    parts = [f"{impl} {f.text()} ({f.label})" for (dt, impl), f in fitted.items()
+             if dt == dtype and f is not None]
+    if not parts:
+        return None
+    return (f"Exponents, {dtype} (t ∝ {axis}^k over the upper half of the range on a log "
+            f"scale, 95% interval): " + "; ".join(parts) + ".")
 
+
+def _axis_section(axis: str, docs: list[dict], rep: Report, draw: _Drawer) -> Section:
+    title = f"Scaling in {axis}"
     series = analysis.axis_series(docs, axis)
     if not series:
-        sec = Section(f"Scaling in {axis}", omitted=f"no step points along {axis}")
-        rep.omitted[sec.title] = sec.omitted
-        return [sec]
+        return _omit(rep, title, f"no step points along {axis}")
     fitted = analysis.fits(series)
     sp = analysis.speedups(series)
     fixed = next(iter(series.values())).fixed
-    secs = []
-
-    png = figures.draw_scaling(axis, series, fitted, out, f"scaling_{axis}", formats)
-    rep.figures.append(png)
-    secs.append(Section(
-        f"Scaling in {axis}",
-        [f"Median time of one training step (forward + backward) against {axis}, "
-         f"with {figures.fixed_text(fixed)} held fixed; log-log, so a straight line of "
-         f"slope k means time ∝ {axis}^k. The band is the interquartile range; hollow "
-         "markers are points the harness skipped, drawn at the cost it predicted. The "
-         "exponent is fitted over the upper half of the measured range on a log scale "
-         f"(at least the {analysis.MIN_FIT_POINTS} largest sizes), where per-call overhead "
-         "no longer dominates."],
-        figure=png, tables=[_fit_table(axis, fitted), _series_table(axis, series)]))
-
-    title = f"Speedup over numpy in {axis}"
-    if sp:
-        png = figures.draw_speedup(axis, sp, out, f"speedup_{axis}", formats)
-        rep.figures.append(png)
-        rows, cross = [], []
-        for (dtype, impl), s in sp.items():
-            rows += [[impl, dtype, f"{x:,}", f"{r:.3g}"] for x, r in
-                     zip(s.sizes, s.ratio, strict=True)]
-            cross += [f"{impl} ({dtype}) {'starts' if c.starts else 'stops'} beating numpy at "
-                      f"{axis} ≈ {fmt_size(c.size)}" for c in s.crossovers]
-        paras = ["Speedup is numpy's median time divided by the implementation's, at the "
-                 "sizes both measured: above 1 the implementation is faster than numpy. "
-                 "Crossovers are interpolated on the log-log curve."]
-        if not cross:
-            paras.append("No crossover: the order of the implementations does not change "
-                         f"over the measured {axis}.")
-        secs.append(Section(title, paras, figure=png, bullets=cross, tables=[
-            Table(f"Speedup over numpy along {axis}", ["impl", "dtype", axis, "speedup"],
-                  rows)]))
-    else:
-        reason = "numpy and another implementation were not both measured at any size"
-        secs.append(Section(title, omitted=reason))
-        rep.omitted[title] = reason
-
-    title = f"Throughput and roofline in {axis}"
     ceil = _ceilings(axis, docs, series)
-    if any(c["peak"] or c["bw"] for c in ceil.values()):
-        png = figures.draw_throughput(axis, series, ceil, out, f"throughput_{axis}", formats)
-        rep.figures.append(png)
-        rows = []
-        for (dtype, impl), s in series.items():
-            pk = ceil.get(dtype, {}).get("peak")
-            if s.points:
-                g = analysis.gflops_of(s.points[-1])
-                rows.append([impl, dtype, f"{s.sizes[-1]:,}", f"{g:.3g}",
-                             f"{100 * g / pk[0]:.3g}%" if pk else "–"])
-        secs.append(Section(title, [
-            "GFLOP/s counts the five matrix products of a step (4·n·d·d_h + 6·n·d_h·m). "
-            "Ceilings: the GEMM peak measured by mlpbench peak at the run's thread count, and "
-            "the bandwidth bound: triad bandwidth times the step's arithmetic intensity, "
-            "with compulsory traffic only (X and labels read, parameters read and gradients "
-            "written once). The bandwidth bound is for data streamed from memory: when the "
-            "parameters stay in cache between calls, small sizes can exceed it."],
-            figure=png, tables=[
-            Table(f"Throughput at the largest measured {axis}",
-                  ["impl", "dtype", axis, "GFLOP/s", "% of GEMM peak"], rows)]))
-    else:
-        reason = "the result files carry no peak measurement (run mlpbench peak)"
-        secs.append(Section(title, omitted=reason))
-        rep.omitted[title] = reason
-    return secs
+    figs, tables = [], []
+    paras = [f"One training step (forward + backward) against {axis}, with "
+             f"{analysis.sizes_text(fixed)} held fixed, on log-log axes: a straight line of "
+             f"slope k means time ∝ {axis}^k. For each dtype: the median time (band: "
+             "interquartile range; hollow: skipped, at the cost the harness predicted), the "
+             f"speed-up over {analysis.REFERENCE} with intervals (a diamond marks each "
+             "crossing of 1), and GFLOP/s under the GEMM peak and the bandwidth bound. Hover "
+             "a point for its value; the table below gives every one."]
+    for dtype in [d for d in ("float64", "float32") if any(k[0] == d for k in series)]:
+        figs.append(draw(_figs().draw_scaling, axis, series, fitted, dtype=dtype,
+                         name=f"scaling_{axis}-{dtype}", alt=f"Step time vs {axis}, {dtype}"))
+        if any(k[0] == dtype for k in sp):
+            figs.append(draw(_figs().draw_speedup, axis, sp, dtype=dtype,
+                             name=f"speedup_{axis}-{dtype}",
+                             alt=f"Speed-up vs {axis}, {dtype}"))
+        c = ceil.get(dtype, {})
+        if c.get("peak") or c.get("bw"):
+            figs.append(draw(_figs().draw_throughput, axis, series, ceil, dtype=dtype,
+                             name=f"throughput_{axis}-{dtype}",
+                             alt=f"Throughput vs {axis}, {dtype}"))
+        sentence = _exponent_sentence(axis, fitted, dtype)
+        if sentence:
+            paras.append(sentence)
+        tables.append(compact_table(axis, dtype, analysis.of_dtype(series, dtype),
+                                    {i: s for (dt, i), s in sp.items() if dt == dtype}))
+    cross = [f"{impl} ({dtype}) {'starts' if c.starts else 'stops'} beating "
+             f"{s.reference} at {axis} ≈ {fmt_size(c.size)}"
+             for (dtype, impl), s in sp.items() for c in s.crossovers]
+    if not sp:
+        paras.append(f"No speed-up: {analysis.REFERENCE} and another implementation were "
+                     "not both measured at any size.")
+    omitted = None
+    if not any(c.get("peak") or c.get("bw") for c in ceil.values()):
+        omitted = ("the result files carry no peak measurement, so there is no throughput "
+                   "figure (run mlpbench peak)")
+        rep.omitted[f"Throughput and roofline in {axis}"] = omitted
+    tables += [_fit_table(axis, fitted), _points_table(axis, series)]
+    rows = []
+    for (dtype, impl), s in series.items():
+        pk = ceil.get(dtype, {}).get("peak")
+        if s.points:
+            g = analysis.gflops_of(s.points[-1])
+            rows.append([impl, dtype, f"{s.sizes[-1]:,}", f"{g:.3g}",
+                         f"{100 * g / pk[0]:.3g}%" if pk else "–"])
+    tables.append(Table(f"Throughput at the largest measured {axis}",
+                        ["impl", "dtype", axis, "GFLOP/s", "% of GEMM peak"], rows,
+                        collapsed=True))
+    return Section(title, paras, bullets=cross, figures=[f for f in figs if f], tables=tables,
+                   omitted=omitted)
 
 
-def _phase_section(docs: list[dict], out: Path, rep: Report, formats) -> Section:
+def _figs():
     from mlpbench.report import figures
 
+    return figures
+
+
+# --- new views -----------------------------------------------------------------------------
+
+
+def _winner_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
+    title = "Winner maps"
+    maps = analysis.winner_maps(docs)
+    if not maps:
+        return _omit(rep, title, "no result file sweeps a grid of two axes (mlpbench bench "
+                                 "--vary grid, or mlpbench run)")
+    figs, tables = [], []
+    for wm in maps:
+        figs.append(draw(_figs().draw_winner_map, wm,
+                         name=f"winner_{wm.x_axis}-{wm.y_axis}-{wm.dtype}",
+                         alt=f"Fastest implementation over {wm.x_axis} × {wm.y_axis}, "
+                             f"{wm.dtype}"))
+        rows = []
+        for y in wm.ys:
+            row = [f"{y:,}"]
+            for x in wm.xs:
+                st = wm.cells.get((x, y))
+                if st is None:
+                    row.append("–")
+                elif st.tie:
+                    row.append("tie: " + ", ".join(st.tied))
+                elif st.lead is None:
+                    row.append(st.winner)
+                else:
+                    row.append(f"{st.winner} {analysis.fmt_ratio(st.lead)}")
+            rows.append(row)
+        tables.append(Table(f"Fastest per cell, {wm.y_axis} (rows) × {wm.x_axis} (columns), "
+                            f"{wm.dtype} ({analysis.sizes_text(wm.fixed)})",
+                            [f"{wm.y_axis} \\ {wm.x_axis}"] + [f"{x:,}" for x in wm.xs],
+                            rows, note="Each cell: the fastest implementation and its lead "
+                                       "t_runner-up / t_fastest with its interval."))
+    return Section(title, [
+        "Each cell of a grid sweep is coloured by its fastest implementation (the colours "
+        "of every other figure) and holds its lead over the runner-up; grey cells are ties "
+        "(the fastest cannot be told apart from another within the noise). The borders "
+        "between colours are the crossovers in two dimensions."],
+        figures=[f for f in figs if f], tables=tables)
+
+
+def _cost_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
+    title = "Fixed cost and throughput"
+    rows, figs = [], []
+    axes = analysis.swept_axes(docs)
+    by_axis = {a: analysis.cost_fits(analysis.axis_series(docs, a)) for a in axes}
+    if not any(by_axis.values()):
+        return _omit(rep, title, "no sweep has three or more measured sizes")
+    for axis, fitted in by_axis.items():
+        for (dtype, impl), c in fitted.items():
+            hi = "∞" if not math.isfinite(c.gflops.hi) else f"{c.gflops.hi:.3g}"
+            rows.append([impl, dtype, axis, f"{c.fixed.value * 1e6:.3g}",
+                         f"[{c.fixed.lo * 1e6:.3g}, {c.fixed.hi * 1e6:.3g}]",
+                         f"{c.gflops.value:.3g}", f"[{c.gflops.lo:.3g}, {hi}]",
+                         f"{100 * c.worst_resid:.2g}%"])
+    rows.sort(key=lambda r: (r[1], analysis.impl_sort_key(r[0]), axes.index(r[2])))
+    axis = "n" if by_axis.get("n") else next(a for a, f in by_axis.items() if f)
+    for dtype in analysis.dtypes_of(docs):
+        fitted = {impl: c for (dt, impl), c in by_axis[axis].items() if dt == dtype}
+        if fitted:
+            figs.append(draw(_figs().draw_costs, fitted, dtype, axis,
+                             name=f"costs-{dtype}", alt=f"Fixed cost and throughput, {dtype}"))
+    return Section(title, [
+        "Per implementation, time = a + b·FLOPs fitted over each sweep (least squares on "
+        "relative errors, so small and large sizes weigh alike; a, b ≥ 0), with 95% "
+        "percentile-bootstrap intervals over the sizes and their samples. a is what a call "
+        "costs before any arithmetic (dispatch, allocation, validation): it decides who "
+        "wins at small sizes. 1/b is the rate at large sizes: it decides who wins there. "
+        "'worst misfit' is the largest relative gap between the line and a measured "
+        f"median; a large one says the model does not hold (caches, blocking). The figure "
+        f"uses the {axis} sweep."],
+        figures=[f for f in figs if f], tables=[Table(
+            "Fixed cost a and rate 1/b per implementation and sweep",
+            ["impl", "dtype", "sweep", "a [µs]", "a: 95% interval", "1/b [GFLOP/s]",
+             "1/b: 95% interval", "worst misfit"], rows)])
+
+
+def _memory_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
+    title = "Memory per step"
+    methods = analysis.memory_methods(docs)
+    measured = {i: m for i, m in methods.items() if m & set(analysis.MEASURED_METHODS)}
+    if not measured:
+        why = ("the result files carry no memory measurement" if not methods else
+               "every implementation's memory is marked 'not measured'")
+        return _omit(rep, title, why)
+    figs = []
+    for axis in analysis.swept_axes(docs):
+        series = analysis.axis_series(docs, axis)
+        for dtype in analysis.dtypes_of(docs):
+            if any(analysis.memory_of(p) for (dt, _), s in series.items() if dt == dtype
+                   for p in s.points):
+                figs.append(draw(_figs().draw_memory, axis, series, dtype=dtype,
+                                 name=f"memory_{axis}-{dtype}",
+                                 alt=f"Memory per step vs {axis}, {dtype}"))
+    base = analysis.base_sizes(docs)
+    rows = []
+    for d in docs:
+        for p in d["points"]:
+            m = p.get("memory")
+            if (p["phase"] == "step" and isinstance(m, dict)
+                    and all(p[k] == v for k, v in base.items())):
+                rows.append([p["impl"], p["dtype"], analysis.fmt_bytes(m.get("peak_bytes")),
+                             "–" if m.get("allocations") is None else f"{m['allocations']:,}",
+                             str(m.get("method"))])
+    rows.sort(key=lambda r: (r[1], analysis.impl_sort_key(r[0])))
+    unmeasured = [i for i, m in methods.items() if not m & set(analysis.MEASURED_METHODS)]
+    paras = ["Peak bytes allocated during one step and the number of allocations, as each "
+             "implementation's own counters report them: tracemalloc for NumPy and the "
+             "Python loops, numba's NRT statistics for the numba implementations, the "
+             "peers' own counters where they exist. "
+             + ("Measured: " + ", ".join(f"{i} ({', '.join(sorted(m))})"
+                                         for i, m in measured.items()) + ". ")
+             + (f"Not measured: {', '.join(unmeasured)}." if unmeasured else "")]
+    return Section(title, paras, figures=[f for f in figs if f], tables=[Table(
+        f"Memory at the base point ({analysis.sizes_text(base)})",
+        ["impl", "dtype", "peak", "allocations", "method"], rows)] if rows else [])
+
+
+def _threads_section(all_docs: list[dict], rep: Report, draw: _Drawer) -> Section:
+    title = "Thread scaling"
+    rows = analysis.thread_scaling(all_docs)
+    if not rows:
+        return _omit(rep, title, "the result files were all measured at one thread count "
+                                 "(give files from runs with --threads 1 and --threads 2)")
+    c1, c2 = rows[0].counts
+    figs, table = [], []
+    for dtype in ("float64", "float32"):
+        these = [r for r in rows if r.dtype == dtype]
+        if these:
+            figs.append(draw(_figs().draw_threads, these, dtype, name=f"threads-{dtype}",
+                             alt=f"Speed-up from the second thread, {dtype}"))
+        for r in these:
+            for sz, est in zip(r.sizes, r.speedup, strict=True):
+                table.append([r.impl, dtype, analysis.sizes_text(dict(zip(
+                    ("n", "d", "d_h", "m"), sz, strict=True))), analysis.fmt_ratio(est)])
+    summary = []
+    for r in rows:
+        vals = [e.value for e in r.speedup]
+        summary.append(f"{r.impl} ({r.dtype}) {fmt_x(min(vals))}–{fmt_x(max(vals))}")
+    return Section(title, [
+        f"Speed-up from {c1} to {c2} threads, t({c1}) / t({c2}), at every point measured "
+        f"at both (1: no gain; {c2 / c1:g}: perfect scaling). The two runs were timed at "
+        "different moments, so the intervals compare their sample sets (Hodges–Lehmann), "
+        "or their quartiles where the files keep no samples.",
+        "Range over the points: " + "; ".join(summary) + "."],
+        figures=[f for f in figs if f], tables=[Table(
+            f"Speed-up t({c1}) / t({c2})", ["impl", "dtype", "point", "speed-up"], table,
+            collapsed=len(table) > 12)])
+
+
+# --- phases, compile, numerics -------------------------------------------------------------
+
+
+def _phase_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
     title = "Forward vs backward"
     ref, rows = analysis.phase_table(docs)
     if not rows:
-        reason = ("no forward or backward points were measured "
-                  "(mlpbench bench --phase forward,backward)")
-        rep.omitted[title] = reason
-        return Section(title, omitted=reason)
-    png = figures.draw_phases(ref, rows, out, "phases", formats)
-    rep.figures.append(png)
-    where = figures.fixed_text(ref)
+        return _omit(rep, title, "no forward or backward points were measured "
+                                 "(mlpbench bench --phase forward,backward)")
+    figs = [draw(_figs().draw_phases, ref, [r for r in rows if r["dtype"] == dtype], dtype,
+                 name=f"phases-{dtype}", alt=f"Forward vs backward, {dtype}")
+            for dtype in dict.fromkeys(r["dtype"] for r in rows)]
+    where = analysis.sizes_text(ref)
     table = Table(f"Phase times at {where}", ["impl", "dtype", "forward", "backward",
                                                "backward / forward", "step"],
                   [[r["impl"], r["dtype"], fmt_time(r["forward_s"]), fmt_time(r["backward_s"]),
@@ -244,94 +485,104 @@ def _phase_section(docs: list[dict], out: Path, rep: Report, formats) -> Section
         paras.append("Not measured there (predicted too slow for the budget): " + ", ".join(
             f"{impl} {phase} ({dtype}, predicted {fmt_time(pred)})"
             for (impl, dtype, phase), pred in skipped.items()) + ".")
-    return Section(title, paras, figure=png, tables=[table])
+    return Section(title, paras, figures=[f for f in figs if f], tables=[table])
 
 
-def _compile_section(docs: list[dict], out: Path, rep: Report, formats) -> Section:
-    from mlpbench.report import figures
-
-    title = "Numba compile time and when it pays off"
-    rows = analysis.compile_table(docs)
-    ref = analysis.reference_sizes(docs, ("step",), ("numpy", "numba")) or {}
-    cases = []
-    for dtype in analysis.dtypes_of(docs):
-        both = [r for r in rows if r["dtype"] == dtype and r["numpy_s"]]
-        pays = [r for r in both if r["payoff_calls"]]
-        at_ref = [r for r in both if all(r[k] == v for k, v in ref.items())]
-        pick = (min(pays, key=lambda r: r["payoff_calls"]) if pays
-                else (at_ref or both or [None])[-1])
-        if pick is not None:
-            cases.append({"dtype": dtype, "compile_s": pick["compile_s"],
-                          "sizes": {k: pick[k] for k in ("n", "d", "d_h", "m")},
-                          "numba_s": pick["numba_s"], "numpy_s": pick["numpy_s"],
-                          "payoff_calls": pick["payoff_calls"]})
-    if not cases:
-        reason = "no numba step points with a first-call (cold) time next to a numpy point"
-        rep.omitted[title] = reason
-        return Section(title, omitted=reason)
-    png = figures.draw_compile(cases, out, "compile", formats)
-    rep.figures.append(png)
-    table = Table("Compile cost and payoff per numba point",
-                  ["dtype", "n", "d", "d_h", "compile", "numba warm", "numpy warm",
-                   "calls to pay off"],
-                  [[r["dtype"], f"{r['n']:,}", f"{r['d']:,}", f"{r['d_h']:,}",
-                    fmt_time(r["compile_s"]), fmt_time(r["numba_s"]), fmt_time(r["numpy_s"]),
-                    f"{r['payoff_calls']:,}" if r["payoff_calls"] else
-                    ("never (numba slower)" if r["numpy_s"] else "–")] for r in rows])
+def _compile_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
+    title = "Compile time and when it pays off"
+    rows = [r for r in analysis.compile_table(docs) if r["rival"]]
+    if not rows:
+        return _omit(rep, title, "no JIT-compiled implementation has a compile time (cold "
+                                 "start) and a point next to one that does not compile")
+    base = analysis.base_sizes(docs)
+    figs = [draw(_figs().draw_compile, [r for r in rows if r["dtype"] == dtype], dtype, base,
+                 name=f"compile-{dtype}", alt=f"When compiling pays off, {dtype}")
+            for dtype in dict.fromkeys(r["dtype"] for r in rows)]
+    short = []
+    for impl, dtype in dict.fromkeys((r["impl"], r["dtype"]) for r in rows):
+        rs = [r for r in rows if r["impl"] == impl and r["dtype"] == dtype]
+        rec = analysis.coldstart(docs, impl, dtype)
+        b = next((r for r in rs if r["base"]), None)
+        pays = [r["payoff_calls"] for r in rs if r["payoff_calls"]]
+        short.append([impl, dtype, fmt_time(rs[0]["compile_s"]),
+                      fmt_time(rec["cached_first_s"]) if rec else "–",
+                      (f"{fmt_calls(b['payoff_calls'])} vs {b['rival']}" if b else "–"),
+                      (f"{min(pays):,}–{max(pays):,}" if len(pays) > 1 else
+                       f"{pays[0]:,}" if pays else "–"),
+                      f"{len(rs) - len(pays)} of {len(rs)}"])
+    tables = [Table("Compile cost per JIT implementation",
+                    ["impl", "dtype", "compile", "first call, cache warm",
+                     "calls to pay off at the base point", "over the sweep",
+                     "points where it never pays off"], short),
+              Table("Every point", ["impl", "dtype", "n", "d", "d_h", "warm", "rival",
+                                    "rival warm", "calls to pay off"],
+                    [[r["impl"], r["dtype"], f"{r['n']:,}", f"{r['d']:,}", f"{r['d_h']:,}",
+                      fmt_time(r["jit_s"]), r["rival"], fmt_time(r["rival_s"]),
+                      fmt_calls(r["payoff_calls"])] for r in rows], collapsed=True)]
     starts = [r for d in docs for r in d.get("coldstart") or []]
-    tables = [table]
     if starts:
         tables.append(Table(
             "First calls in new processes (harness.coldstart), step at the base point",
             ["impl", "dtype", "compile (empty cache)", "first call, cache warm", "warm call",
              "import mlpbench.mlp"],
             [[r["impl"], r["dtype"], fmt_time(r["compile_s"]), fmt_time(r["cached_first_s"]),
-              fmt_time(r["warm_s"]), fmt_time(r["import_s"])] for r in starts]))
+              fmt_time(r["warm_s"]), fmt_time(r["import_s"])] for r in starts],
+            collapsed=True))
     return Section(title, [
-        "The compile time is measured in a new process with an empty numba cache (first "
-        "step minus a warm step) when the run measured cold starts; otherwise it is the "
-        "largest gap between a numba point's first call that compiled and its warm median "
-        "(a first call that only loaded the on-disk cache does not count). Compiling pays off "
-        "after k calls when compile + k·t_numba ≤ k·t_numpy. The figure shows both totals "
-        "at the point where compiling pays off soonest (or at the base point if it never "
-        "does); the table gives every measured point. mlpbench's kernels cache their machine "
-        "code on disk, so a first call in a later process mostly loads it: expect the full "
-        "compile time (seconds) only after a change of code or numba version. Cold starts "
-        "are measured for every implementation the registry marks as JIT-compiled; one "
-        "that keeps no on-disk cache (JAX, unless its compilation cache is configured) "
-        "compiles again in the second process."],
-        figure=png, tables=tables)
+        "A JIT-compiled implementation pays for its compile time after k calls when "
+        "compile + k·t_jit ≤ k·t_rival, the rival being the fastest implementation that "
+        "does not compile, at the same point. The compile time is measured in a new "
+        "process with an empty cache (first step minus a warm step) when the run measured "
+        "cold starts; otherwise it is the largest gap between a first call that compiled "
+        "and the warm median (a first call that only loaded the on-disk cache does not "
+        "count). The figure shows every measured point, 'never' where the compiled code is "
+        "slower per call, and rings the base point. mlpbench's numba kernels cache their "
+        "machine code on disk, so a later process mostly loads it: expect the full compile "
+        "time only after a change of code or numba version; JAX keeps no on-disk cache "
+        "unless its compilation cache is configured."],
+        figures=[f for f in figs if f], tables=tables)
 
 
-def _numerics_section(numerics: dict | None, why_absent: str | None, out: Path,
-                      rep: Report, formats) -> Section:
-    from mlpbench.report import figures
-
+def _numerics_section(numerics: dict | None, why_absent: str | None, rep: Report,
+                      draw: _Drawer) -> Section:
+    figures = _figs()
     title = "Numerics: worst ulp error against mpmath"
     if not numerics:
-        reason = why_absent or "no accuracy table was given"
-        rep.omitted[title] = reason
-        return Section(title, omitted=reason)
-    png = figures.draw_numerics(numerics, out, "numerics", formats)
-    rep.figures.append(png)
-    tables = []
+        return _omit(rep, title, why_absent or "no accuracy table was given")
+    figs, tables = [], []
     for dtype, table in numerics.items():
+        figs.append(draw(figures.draw_numerics, table, dtype, name=f"numerics-{dtype}",
+                         alt=f"Worst ulp error per kernel, {dtype}"))
         impls = sorted({i for row in table.values() for i in row}, key=analysis.impl_sort_key)
         tables.append(Table(f"Worst ulp error, {dtype}", ["kernel", *impls],
                             [[figures.KERNEL_LABEL.get(k, k),
-                              *[_g(row.get(i)) for i in impls]] for k, row in table.items()]))
+                              *[figures.fmt_ulp(row.get(i)) for i in impls]]
+                             for k, row in table.items()], collapsed=True))
     paras = ["Worst error over a grid of inputs, in units in the last place of the result, "
-             "against a 50-digit mpmath reference."]
-    ident = [row for k, row in ((dt, t.get("sigmoid_tanh_identity")) for dt, t in
-                                numerics.items()) if row]
-    if ident:
-        worst = max((v for row in ident for v in row.values() if v is not None), default=None)
-        if worst is not None:
-            paras.append("The naive identity (tanh(x/2)+1)/2 reaches "
-                         f"{_g(worst)} ulp: for very negative x it returns 0 where the true "
-                         "value is tiny but representable, which is why the kernels compute "
-                         "the stable form.")
-    return Section(title, paras, figure=png, tables=tables)
+             "against a 50-digit mpmath reference. Each cell holds the exact value; its "
+             "colour is the class (exact, ≤ 1, ≤ 2, ≤ 4, ≤ 16, more), so 0, 1 and 2 ulp "
+             "look different."]
+    ident = [t.get("sigmoid_tanh_identity") for t in numerics.values()]
+    worst = max((v for row in ident if row for v in row.values() if v is not None),
+                default=None)
+    if worst is not None:
+        paras.append("The naive identity (tanh(x/2)+1)/2 reaches "
+                     f"{_g(worst)} ulp: for very negative x it returns 0 where the true "
+                     "value is tiny but representable, which is why the kernels compute "
+                     "the stable form.")
+    return Section(title, paras, figures=[f for f in figs if f], tables=tables)
+
+
+def _files_section(docs: list[dict], rep: Report) -> Section:
+    links = [(Path(d["_path"]).name, relative_href(d["_path"], rep.out))
+             for d in docs if d.get("_path")]
+    for png in rep.figures:
+        for p in (png, png.with_suffix(".svg")):
+            if p.exists():
+                links.append((p.name, p.name))
+    links.append(("report.md", "report.md"))
+    return Section("Files", ["The result files this report was made from, every figure "
+                             "(PNG at 2×, and SVG) and the Markdown version."], links=links)
 
 
 def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
@@ -340,33 +591,65 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
     """Write every figure, report.md and report.html into ``out`` (which must exist).
 
     ``numerics``: ``{dtype: {kernel: {impl: worst_ulp}}}`` or ``None`` (then the numerics
-    section says ``numerics_absent``). ``formats``: files per figure (PNG always).
+    section says ``numerics_absent``). ``formats``: files per figure (with SVG,
+    report.html inlines the SVG; without, it embeds the PNG).
     """
     out = Path(out)
     rep = Report(out, out / "report.md", out / "report.html")
-    rep.summary = analysis.summary(docs)
+    draw = _Drawer(out, rep, formats)
+    main = analysis.primary_docs(docs)
+    ans = recommend.answer(docs)
+    rep.summary = ans.lines()
     host = (docs[0].get("machine") or {}).get("hostname") or platform.node()
     title = title or f"mlpbench report: {host}, {docs[0]['created'][:10]}"
-    sections = [Section("Summary", bullets=rep.summary or ["No comparable measurements."]),
-                _machine_section(docs)]
-    axes = analysis.swept_axes(docs)
-    if not axes:
-        sections.append(Section("Scaling", omitted="no result file sweeps n, d or d_h"))
-        rep.omitted["Scaling"] = "no result file sweeps n, d or d_h"
+    after = [x for x in (ans.machine, ans.noise) if x]
+    if ans.unpaired:
+        after.append(analysis.UNPAIRED_NOTE)
+    sections = [Section("Recommendation", [
+        "Which implementation to use, by size, and by how much it leads the next one "
+        "(time of the next over time of the fastest, 95% interval); ties where the two "
+        "cannot be told apart."], bullets=ans.bullets or ["No comparable measurements."],
+        after=after, box=True)]
+    axes = analysis.swept_axes(main)
     for axis in axes:
-        sections += _axis_sections(axis, docs, out, rep, formats)
-    sections += [_phase_section(docs, out, rep, formats),
-                 _compile_section(docs, out, rep, formats),
-                 _numerics_section(numerics, numerics_absent, out, rep, formats)]
+        sections.append(_axis_section(axis, main, rep, draw))
+    loose = analysis.loose_points(main)
+    if loose:
+        sections.append(_loose_section(loose))
+    if not axes and not loose:
+        rep.omitted["Scaling"] = "no result file sweeps n, d or d_h"
+    sections += [_winner_section(main, rep, draw), _cost_section(main, rep, draw),
+                 _memory_section(main, rep, draw), _threads_section(docs, rep, draw),
+                 _phase_section(main, rep, draw), _compile_section(main, rep, draw),
+                 _numerics_section(numerics, numerics_absent, rep, draw),
+                 _machine_section(docs, out)]
     failed = [p for d in docs for p in d["points"] if p["status"] == "failed"]
     if failed:
         sections.append(Section("Failed points", tables=[Table(
             "Points that failed", ["impl", "dtype", "phase", "n", "d", "d_h", "reason"],
             [[p["impl"], p["dtype"], p["phase"], str(p["n"]), str(p["d"]), str(p["d_h"]),
               str(p["reason"])] for p in failed])]))
+    sections.append(_files_section(docs, rep))
     write_text(rep.md, render_md(title, sections))
     write_text(rep.html, render_html(title, sections))
     return rep
+
+
+def _loose_section(loose: dict) -> Section:
+    rows = []
+    for dtype, sts in loose.items():
+        for st in sts:
+            where = analysis.sizes_text(dict(zip(("n", "d", "d_h", "m"), st.size, strict=True)))
+            for impl, t in st.times.items():
+                r = st.against(impl)
+                rows.append([where, dtype, impl, fmt_time(t),
+                             "fastest" if impl == st.winner else
+                             f"{analysis.fmt_ratio(r)}" + (" (tie)" if impl in st.tied else "")])
+    return Section("Measured points", [
+        "Points that lie on no swept axis (a pytest-benchmark file, single sizes): the "
+        "median time of each implementation and its time over the fastest one's."],
+        tables=[Table("Every point", ["point", "dtype", "impl", "median",
+                                      "time / fastest's"], rows)])
 
 
 def numerics_for(docs: list[dict]) -> tuple[dict | None, str | None]:

@@ -1,8 +1,9 @@
 """``mlpbench run``: measure the ceilings, sweep n, d and d_h, and write a full report.
 
 The main job for a new user: a quick peak, one quick sweep per axis of every registered
-implementation (one result file each), forward and backward at the base point, cold
-starts of the JIT-compiled ones, the accuracy table, then the report.
+implementation (one result file each), forward and backward at the base point, two small
+grids (n × d_h and n × d, for the report's winner maps), cold starts of the JIT-compiled
+ones, the accuracy table, then the report.
 """
 
 from __future__ import annotations
@@ -37,6 +38,35 @@ DEFAULT_THREADS = 1
 TINY_BASE = {"n": 16, "d": 12, "d_h": 8, "m": 3}
 TINY_SIZES = {"n": [1, 4, 16], "d": [4, 12, 24], "d_h": [4, 8, 16]}
 TINY_BUDGET_S = 0.05
+#: The grids of the winner maps: each pair of axes, three values of each (see grid_values).
+GRID_PAIRS = (("n", "d_h"), ("n", "d"))
+
+
+def grid_values(sizes: Sequence[int], base: int) -> list[int]:
+    """Three values of d or d_h for a small grid: the smallest swept, the base and the
+    largest swept."""
+    sizes = sorted(set(sizes))
+    return sorted({sizes[0], base, sizes[-1]})
+
+
+def grids(sizes: Mapping[str, Sequence[int]], base: Mapping[str, int]) -> dict[tuple, dict]:
+    """``{(a, b): {a: [...], b: [...]}}`` for each pair of GRID_PAIRS swept by ``sizes``.
+
+    n takes the smallest swept, the one nearest the geometric middle below the base, and
+    the base, never more: the grid's largest cell then costs about what the sweep of d_h
+    costs at its top (seconds per implementation, not a minute)."""
+    out = {}
+    for a, b in GRID_PAIRS:
+        if a in sizes and b in sizes:
+            va = sorted(set(sizes[a]))
+            if a == "n":     # 1, the geometric middle below the base, the base
+                below = [x for x in va if x < base[a]] or va
+                mid = min(below, key=lambda x: abs(x * x - va[0] * base[a]))
+                va = sorted({va[0], mid, base[a]})
+            else:
+                va = grid_values(va, base[a])
+            out[(a, b)] = {a: va, b: grid_values(sizes[b], base[b])}
+    return out
 
 
 def default_out(now: datetime.datetime | None = None, host: str | None = None) -> Path:
@@ -65,6 +95,9 @@ class RunPlan:
     #: A Dask scheduler's address: the sweeps (sharded), the ceilings and the cold starts
     #: run on its machines (harness.cluster), not here.
     cluster: str | None = None
+    #: The small grids of the winner maps (without the pure-Python loops, which never
+    #: win and would spend the budget).
+    grids: bool = True
 
 
 def _here(fn: Callable, *args, **kwargs):
@@ -90,7 +123,9 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
         sweep = functools.partial(cluster.run_cluster_sweep, address=plan.cluster)
         on_machine = functools.partial(cluster.call_on_bench, plan.cluster)
     out = prepare_out_dir(plan.out, plan.force)
-    total = 2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics) + bool(plan.coldstart)
+    grid_sizes = grids(plan.sizes, plan.base) if plan.grids else {}
+    total = (2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics) + bool(plan.coldstart)
+             + bool(grid_sizes))
     stage, started = 1, time.perf_counter()
     peak = None
     if plan.peak:
@@ -116,6 +151,19 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
         _stage(stage, total, text, echo)
         sweep(cfg, out / name, progress=plan.progress, peak=peak, force=plan.force)
         paths.append(out / name)
+        stage += 1
+    if grid_sizes:
+        fast = tuple(i for i in plan.implementations if i != "loops") or \
+            tuple(plan.implementations)
+        _stage(stage, total, "sweeping the grids " + ", ".join(
+            " × ".join(f"{a} {'/'.join(map(str, v))}" for a, v in g.items())
+            for g in grid_sizes.values()) + f" ({', '.join(fast)})", echo)
+        for (a, b), g in grid_sizes.items():
+            name = f"results_grid_{a}_{b}.json"
+            sweep(SweepConfig(axis="grid", sizes=g, phases=("step",),
+                              **{**common, "implementations": fast}),
+                  out / name, progress=plan.progress, peak=peak, force=plan.force)
+            paths.append(out / name)
         stage += 1
     # Implementations whose first call compiles: their compile and cached first-call
     # times are measured in new processes.

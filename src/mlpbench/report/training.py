@@ -236,9 +236,10 @@ def plot_epoch_times(rows: Sequence[dict], path, *, title: str = "", note: str =
             ax.bar(x, r["seconds"], width * 0.95, color=registry.colour(impl),
                    hatch="//" if r["extrapolated"] else None, edgecolor="k", linewidth=0.5)
             text = _seconds_text(r["seconds"])
+            # upright labels, one bar wide: neighbours' labels cannot collide
             ax.annotate(("~" if r["extrapolated"] else "") + text, (x, r["seconds"]),
-                        xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
-                        fontsize=7)
+                        xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                        fontsize=7, rotation=90)
     ax.set_yscale("log")
     ax.set_xticks(range(len(batches)), [f"K = {b}" for b in batches])
     ax.set_xlabel("minibatch size")
@@ -253,7 +254,9 @@ def plot_epoch_times(rows: Sequence[dict], path, *, title: str = "", note: str =
         handles.append(Patch(facecolor="white", edgecolor="k", hatch="//"))
         labels.append("extrapolated from a few steps")
     ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.margins(y=0.15)
+    finite = [r["seconds"] for r in rows if math.isfinite(r["seconds"]) and r["seconds"] > 0]
+    if finite:   # room above the tallest bar for its upright label
+        ax.set_ylim(min(finite) / 2.5, max(finite) * 12)
     if title:
         ax.set_title(title, fontsize=10)
     note = _wrap(note, 120)
