@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlpbench.errors import FileError, UsageError
-from mlpbench.files import ensure_folder, read_json, write_atomic, write_json, write_text
+from mlpbench.errors import FileError
+from mlpbench.files import prepare_out_dir, read_json, write_atomic, write_json, write_text
 
 __all__ = ["MANIFEST", "TRAIN_FILES", "claim", "curves_note", "final_row", "json_value",
            "predictor", "prepare_train_dir", "title", "write_history", "write_params"]
@@ -59,44 +58,14 @@ def _manifest_names(out: Path) -> list[str] | None:
 def prepare_train_dir(out: str | os.PathLike, force: bool) -> Path:
     """Create the train folder ``out``, or accept it empty; a non-empty one needs ``force``.
 
-    With ``force``, the regular files an earlier train wrote there are removed, and
-    nothing else. Raises UsageError (non-empty without force) or FileError (a file in
-    the way, no permission).
+    With ``force``, the regular files an earlier train wrote there (its manifest's, or
+    the fixed list for a folder without one) are removed, and nothing else. Raises
+    UsageError (non-empty without force) or FileError (a file in the way, no permission).
     """
     out = Path(out)
-    try:
-        st = os.stat(out)
-    except (FileNotFoundError, NotADirectoryError):
-        st = None
-    except OSError as exc:
-        raise FileError(f"output folder {out} cannot be checked: {_cause(exc)}") from None
-    if st is not None and not stat.S_ISDIR(st.st_mode):
-        raise FileError(f"--out {out} exists and is not a folder")
-    if st is None:
-        return ensure_folder(out, "output folder")
-    try:
-        entries = list(out.iterdir())
-    except OSError as exc:
-        raise FileError(f"output folder {out} cannot be listed: {_cause(exc)}") from None
-    if not entries:
-        return out
-    if not force:
-        raise UsageError(f"output folder {out} exists and is not empty; pass --force to "
-                         "replace what an earlier train wrote there (other files stay), "
-                         "or choose another --out")
-    listed = _manifest_names(out)
+    listed = _manifest_names(out) if out.is_dir() else None
     owned = set(TRAIN_FILES if listed is None else listed) | {MANIFEST}
-    for name in sorted(owned):
-        path = out / name
-        try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                continue  # a folder, link or device of that name is not ours
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise FileError(f"cannot remove the old {path}: {_cause(exc)}") from None
-    return out
+    return prepare_out_dir(out, force, owned=owned, what="output folder")
 
 
 def claim(out: Path, names: Iterable[str]) -> None:
