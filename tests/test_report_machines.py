@@ -96,3 +96,25 @@ def test_files_with_cluster_fields_load(n_doc, tmp_path):
     path.write_text(json.dumps(bad))
     with pytest.raises(Exception, match="host"):
         load_results(path)
+
+
+def test_report_command_compares_machines(n_doc, tmp_path, capsys):
+    from mlpbench.commands import main
+
+    files = []
+    for name, slow in (("alpha", None), ("beta", {"numba": 20.0})):
+        path = tmp_path / f"n.{name}.json"
+        path.write_text(json.dumps(as_machine(n_doc, name, slow=slow)))
+        files.append(str(path))
+    out = tmp_path / "rep"
+    assert main(["report", *files, "--out", str(out), "--no-numerics"]) == 0
+    printed = capsys.readouterr().out
+    assert "The best choice differs between machines" in printed
+    md = (out / "report.md").read_text()
+    assert md.startswith("# mlpbench report: machines alpha, beta")
+    for title in ("## Machines compared", "## Machines compared along n",
+                  "## numba speed-up over numpy per machine along n"):
+        assert title in md
+    assert (out / "machines_n.png").is_file() and "machines_n" in (out / "report.html").read_text()
+    # --force replaces the machine figures as it does the others
+    assert main(["report", *files, "--out", str(out), "--no-numerics", "--force"]) == 0

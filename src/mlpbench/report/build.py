@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mlpbench.atomic import write_text
-from mlpbench.report import analysis, recommend
+from mlpbench.report import analysis, machines, recommend
 from mlpbench.report.analysis import fmt_calls, fmt_size, fmt_time, fmt_x
 from mlpbench.report.document import Figure, Section, Table, relative_href, render_html, render_md
 
@@ -254,8 +254,8 @@ def _axis_section(axis: str, docs: list[dict], rep: Report, draw: _Drawer) -> Se
              f"{analysis.sizes_text(fixed)} held fixed, on log-log axes: a straight line of "
              f"slope k means time ∝ {axis}^k. For each dtype: the median time (band: "
              "interquartile range; hollow: skipped, at the cost the harness predicted), the "
-             f"speed-up over {analysis.REFERENCE} with intervals (a diamond marks each "
-             "crossing of 1), and GFLOP/s under the GEMM peak and the bandwidth bound. Hover "
+             f"speed-up over {analysis.REFERENCE} with intervals (a tick on the line at 1 marks "
+             "each crossing), and GFLOP/s under the GEMM peak and the bandwidth bound. Hover "
              "a point for its value; the table below gives every one."]
     for dtype in [d for d in ("float64", "float32") if any(k[0] == d for k in series)]:
         figs.append(draw(_figs().draw_scaling, axis, series, fitted, dtype=dtype,
@@ -597,10 +597,18 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
     out = Path(out)
     rep = Report(out, out / "report.md", out / "report.html")
     draw = _Drawer(out, rep, formats)
-    main = analysis.primary_docs(docs)
-    ans = recommend.answer(docs)
+    # Files of several machines: compared side by side (report.machines); the other
+    # sections show the first machine's files only.
+    comp = machines.compare_machines(docs, out, formats)
+    first = machines.first_machine_docs(docs)
+    main = analysis.primary_docs(first)
+    ans = recommend.answer(first)
     rep.summary = ans.lines()
     host = (docs[0].get("machine") or {}).get("hostname") or platform.node()
+    if comp is not None:
+        host = "machines " + ", ".join(comp.machines)
+        rep.summary += comp.summary
+        rep.figures += comp.figures
     title = title or f"mlpbench report: {host}, {docs[0]['created'][:10]}"
     after = [x for x in (ans.machine, ans.noise) if x]
     if ans.unpaired:
@@ -610,6 +618,7 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
         "(time of the next over time of the fastest, 95% interval); ties where the two "
         "cannot be told apart."], bullets=ans.bullets or ["No comparable measurements."],
         after=after, box=True)]
+    sections += comp.sections if comp is not None else []
     axes = analysis.swept_axes(main)
     for axis in axes:
         sections.append(_axis_section(axis, main, rep, draw))
@@ -619,7 +628,7 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
     if not axes and not loose:
         rep.omitted["Scaling"] = "no result file sweeps n, d or d_h"
     sections += [_winner_section(main, rep, draw), _cost_section(main, rep, draw),
-                 _memory_section(main, rep, draw), _threads_section(docs, rep, draw),
+                 _memory_section(main, rep, draw), _threads_section(first, rep, draw),
                  _phase_section(main, rep, draw), _compile_section(main, rep, draw),
                  _numerics_section(numerics, numerics_absent, rep, draw),
                  _machine_section(docs, out)]

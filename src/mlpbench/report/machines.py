@@ -26,7 +26,7 @@ from mlpbench.report import analysis
 from mlpbench.report.document import Section, Table
 
 __all__ = ["TIE", "Comparison", "best_choices", "by_machine", "compare_machines",
-           "machine_label", "several_machines"]
+           "first_machine_docs", "machine_label", "several_machines"]
 
 #: Relative gap to the fastest median under which implementations count as tied.
 TIE = 0.05
@@ -70,6 +70,12 @@ def by_machine(docs: Sequence[dict]) -> dict[str, list[dict]]:
 
 def several_machines(docs: Sequence[dict]) -> bool:
     return len(by_machine(docs)) > 1
+
+
+def first_machine_docs(docs: Sequence[dict]) -> list[dict]:
+    """The documents of the first machine (all of them when they come from one)."""
+    groups = by_machine(docs)
+    return list(next(iter(groups.values()))) if groups else list(docs)
 
 
 # --- the numbers ------------------------------------------------------------------------------
@@ -300,7 +306,9 @@ def compare_machines(docs: Sequence[dict], out: Path,
         "time on every machine side by side, and say where the fastest implementation "
         "is not the same everywhere. Absolute times of different machines compare their "
         "speed; ratios measured on one machine compare implementations."
-        + (f" {note}" if note else "")],
+        + (f" {note}" if note else "")
+        + f" The recommendation above and the sections after this comparison show the "
+          f"files of {next(iter(groups))} only."],
         bullets=[_describe(label, ds) for label, ds in groups.items()])
     comp.sections.append(intro)
     axes = analysis.swept_axes(list(docs))
