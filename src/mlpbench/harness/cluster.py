@@ -444,7 +444,7 @@ def run_cluster_sweep(cfg: SweepConfig, out_path: str | os.PathLike, address: An
                 path = check_writable(path, force=force, resume=resume)
                 doc = _start(cfg, path, resume, peak, mode, shown, machines[name or names[0]])
                 outputs.append(_Output(path, doc, name))
-            return _drive(client, cfg, outputs, machines, mode, progress, on_task,
+            return _drive(client, cfg, outputs, machines, progress, on_task,
                           lost_after_s)
     finally:
         if owned:
@@ -457,7 +457,7 @@ def _missing(cfg: SweepConfig, out: _Output, pt: Mapping[str, int]) -> list[tupl
 
 
 def _drive(client, cfg: SweepConfig, outputs: list[_Output], machines: dict[str, _Machine],
-           mode: str, progress: bool, on_task, lost_after_s: float) -> dict[Path, dict]:
+           progress: bool, on_task, lost_after_s: float) -> dict[Path, dict]:
     from tqdm import tqdm
 
     distributed = _distributed()
