@@ -1049,6 +1049,8 @@ def noise(docs: list[dict]) -> Noise | None:
 def fmt_time(s: float | None) -> str:
     if s is None or not math.isfinite(s):
         return "–"
+    if s >= 1000:
+        return f"{s:,.0f} s"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if s >= scale:
             return f"{s / scale:.3g} {unit}"

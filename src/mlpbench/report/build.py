@@ -373,8 +373,10 @@ def _cost_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
         "Per implementation, time = a + b·FLOPs fitted over each sweep (least squares on "
         "relative errors, so small and large sizes weigh alike; a, b ≥ 0), with 95% "
         "percentile-bootstrap intervals over the sizes and their samples. a is what a call "
-        "costs before any arithmetic (dispatch, allocation, validation): it decides who "
-        "wins at small sizes. 1/b is the rate at large sizes: it decides who wins there. "
+        "costs whatever the swept size: dispatch, allocation, validation, and the work "
+        "that does not grow with that axis (along n, everything done on the weights "
+        "alone); it decides who wins at small sizes. 1/b is the rate at large sizes: it "
+        "decides who wins there. "
         "'worst misfit' is the largest relative gap between the line and a measured "
         f"median; a large one says the model does not hold (caches, blocking). The figure "
         f"uses the {axis} sweep."],

@@ -373,8 +373,9 @@ def _errs(vals):
 def draw_speedup(axis: str, speedups: dict, out: Path, name: str, formats=FORMATS,
                  dtype: str | None = None) -> Path:
     """``t_reference / t_impl`` against ``axis`` with 95% intervals (or quartile ranges,
-    unpaired) for every implementation; each crossing of 1 marked with a diamond and
-    given in the legend. Implementations far below the others are named, off the plot."""
+    unpaired) for every implementation; each crossing of 1 marked with a tick in the
+    implementation's colour and given in the legend. Implementations far below the
+    others are named, off the plot."""
     dtype, sps = _pick(speedups, dtype)
     reference = next(iter(sps.values())).reference if sps else analysis.REFERENCE
     fig, ax = new_figure()
@@ -403,7 +404,7 @@ def draw_speedup(axis: str, speedups: dict, out: Path, name: str, formats=FORMAT
         for cr in sp.crossovers:
             verb = "starts" if cr.starts else "stops"
             text += f"; {verb} beating {reference} at {axis} ≈ {fmt_size(cr.size)}"
-            (dm,) = ax.plot([cr.size], [1.0], marker="D", ms=7, color=c, mec="k", mew=0.8,
+            (dm,) = ax.plot([cr.size], [1.0], marker="|", ms=16, color=c, mew=2.5,
                             ls="none", zorder=5)
             hover.append((dm, [f"{impl} {verb} beating {reference} at {axis} ≈ "
                                 f"{fmt_size(cr.size)}"]))
@@ -412,13 +413,13 @@ def draw_speedup(axis: str, speedups: dict, out: Path, name: str, formats=FORMAT
                                                             f"{analysis.fmt_ratio(r)}")
                                       for x, r in zip(sp.sizes, sp.intervals, strict=True)]))
     if any(sp.crossovers for i, sp in sps.items() if i not in off):
-        handles.append(Line2D([], [], color="0.4", marker="D", mec="k", ls="none",
-                              label="diamond: crossing of 1 (interpolated)"))
+        handles.append(Line2D([], [], color="0.3", marker="|", ms=12, mew=2.5, ls="none",
+                              label="tick on the line at 1: a crossing (interpolated)"))
     if unpaired:
-        handles.append(Line2D([], [], color="0.4", lw=0.9, marker="|", ms=8, ls="none",
+        handles.append(Line2D([], [], color="0.4", lw=0.9, marker="$I$", ms=8, ls="none",
                               label="bars: q1/q3 ranges (no raw samples, unpaired)"))
     else:
-        handles.append(Line2D([], [], color="0.4", lw=0.9, marker="|", ms=8, ls="none",
+        handles.append(Line2D([], [], color="0.4", lw=0.9, marker="$I$", ms=8, ls="none",
                               label="bars: 95% intervals of the paired ratio"))
     _log_x(ax, sizes)
     _log_y(ax, lo, hi, pad=1.25)
@@ -794,13 +795,21 @@ def draw_costs(cost: dict, dtype: str, axis: str, out: Path, name: str,
     (1/b) of ``time = a + b·FLOPs`` fitted over the ``axis`` sweep, with 95% bootstrap
     intervals: left is cheap to call, up is fast at scale."""
     fig, ax = new_figure(height=4.9)
-    xs = [c.fixed.value * 1e6 for c in cost.values() if c.fixed.value > 0]
+    best = max([c.gflops.value for c in cost.values() if math.isfinite(c.gflops.value)],
+               default=1.0)
+    # far slower at scale than the best (the Python loops): named, not plotted
+    off = {impl for impl, c in cost.items()
+           if not math.isfinite(c.gflops.value) or c.gflops.value < best / OFF_SCALE}
+    xs = [c.fixed.value * 1e6 for i, c in cost.items() if c.fixed.value > 0 and i not in off]
     floor = (min(xs) / 10) if xs else 0.1
     handles, hover, allx, ally = [], [], [], []
     for impl, c in cost.items():
         a = c.fixed.value * 1e6
         g = c.gflops.value
-        if not math.isfinite(g):
+        if impl in off:
+            handles.append(Line2D([], [], ls="none", marker="v", color=color(impl),
+                                  label=f"{impl}: a = {_us(c.fixed)}, 1/b = {_rate(c.gflops)}"
+                                        "; below the plot"))
             continue
         shown = max(a, floor)
         alo = max(c.fixed.lo * 1e6, floor)
@@ -835,7 +844,7 @@ def draw_costs(cost: dict, dtype: str, axis: str, out: Path, name: str,
 
 
 def _us(e) -> str:
-    return f"{e.value * 1e6:.3g} µs [{e.lo * 1e6:.3g}, {e.hi * 1e6:.3g}]"
+    return f"{fmt_time(e.value)} [{fmt_time(e.lo) if e.lo > 0 else '0'}, {fmt_time(e.hi)}]"
 
 
 def _rate(e) -> str:

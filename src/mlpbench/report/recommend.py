@@ -68,7 +68,8 @@ def _segment_text(axis: str, seg: analysis.Segment, sizes: list) -> str:
                     key=lambda r: abs(math.log(r.value)) if r.value > 0 else 0, default=None)
         text = f"{where}: a tie between {_names(seg.tied)}"
         if worst is not None:
-            text += f" (the gap, {analysis.fmt_ratio(worst)}, is within the noise)"
+            gap = "the gap" if len(seg.tied) == 2 and len(sts) == 1 else "the widest gap"
+            text += f" ({gap}, {analysis.fmt_ratio(worst)}, is within the noise)"
         return text
     leads = [st for st in sts if st.lead is not None]
     if not leads:
@@ -193,7 +194,7 @@ def compile_bullets(docs: list[dict]) -> list[str]:
             text += (f"; over the sweep after {min(pays):,}–{max(pays):,} calls"
                      if len(pays) > 1 else f"; over the sweep after {pays[0]:,} calls")
             text += f", never at {never} of {len(rs)} points" if never else \
-                f" (all {len(rs)} points)"
+                f", at every one of the {len(rs)} points"
         else:
             text += f"; it never pays off at any of the {len(rs)} points"
         out.append(text)
