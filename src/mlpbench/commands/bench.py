@@ -70,6 +70,9 @@ def register(subparsers) -> None:
                         "over numpy, geometric means, %% of GEMM peak) and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_cluster(p)
+    from mlpbench.commands import kernels_bench
+
+    kernels_bench.add_options(p)
     p.set_defaults(func=run)
 
 
@@ -148,6 +151,10 @@ def run(args) -> int:
             print(f"{'' if i == 0 else chr(10)}== {path}")
             print_tables(load_results(path, need_points=True))
         return 0
+    if getattr(args, "kernels", None) is not None:
+        from mlpbench.commands import kernels_bench
+
+        return kernels_bench.run(args)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
     if args.resume and args.out is None:

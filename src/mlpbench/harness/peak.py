@@ -1,4 +1,5 @@
-"""This machine's ceilings: GEMM GFLOP/s and memory bandwidth (a STREAM-like triad).
+"""This machine's ceilings: GEMM GFLOP/s, memory bandwidth (a STREAM-like triad), and
+the bandwidth of a serial read+write pass with its working set in each cache level.
 
 GEMM is NumPy's BLAS (``a @ b``, 2·k³ FLOPs) with 1 and all threads, through
 threadpoolctl; the triad ``a = b + s·c`` is a parallel numba loop over arrays much
@@ -85,6 +86,119 @@ def triad_gbs(elements: int, threads: int, repeat: int = 10) -> float:
     return 3 * 8 * elements / best / 1e9
 
 
+#: Where Linux describes the caches of the first CPU (index*/level, type, size).
+CACHE_DIR = "/sys/devices/system/cpu/cpu0/cache"
+#: Cache sizes assumed where /sys does not say (a typical x86 core); recorded as such.
+DEFAULT_CACHE_BYTES = {"L1": 32 * 1024, "L2": 1024 * 1024, "L3": 32 * 1024 * 1024}
+#: The read+write pass's working set (both arrays) as a fraction of each cache, and the
+#: DRAM working set as a multiple of the largest cache (at least DRAM_MIN_BYTES).
+CACHE_FRACTION = 0.5
+#: The L3 working set at most (unless 4 L2s are larger): see level_bandwidths.
+L3_MAX_BYTES = 16 * 2**20
+DRAM_FACTOR = (4, 2)  # full, quick
+DRAM_MIN_BYTES = (256 * 2**20, 64 * 2**20)
+#: Seconds one timed call of the pass lasts at the least, and repetitions (best kept).
+PASS_MIN_S = 0.005
+PASS_REPEAT = (7, 3)  # full, quick
+
+
+def _parse_size(text: str) -> int | None:
+    text = text.strip().upper()
+    scale = {"K": 1024, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in "KMG" else text
+    return int(digits) * scale if digits.isdigit() else None
+
+
+def cache_sizes(root: str = CACHE_DIR) -> dict[str, int]:
+    """Sizes in bytes of the data caches L1, L2, L3 of the first CPU, from /sys (the
+    levels it does not describe are absent; instruction caches are left out)."""
+    from pathlib import Path
+
+    out: dict[str, int] = {}
+    for index in sorted(Path(root).glob("index*")):
+        try:
+            level = int((index / "level").read_text())
+            kind = (index / "type").read_text().strip()
+            size = _parse_size((index / "size").read_text())
+        except (OSError, ValueError):
+            continue
+        if kind == "Instruction" or size is None or not 1 <= level <= 3:
+            continue
+        out[f"L{level}"] = max(out.get(f"L{level}", 0), size)
+    return out
+
+
+def _pass_kernel():
+    from numba import njit
+
+    from mlpbench._numba_config import JIT
+
+    @njit(**JIT)
+    def read_write(a, b, passes):
+        # Ping-pong a -> b -> a: each pass reads one array and writes the other, and no
+        # pass can be optimized away (each writes values the next one reads).
+        half, two = a.dtype.type(0.5), a.dtype.type(2.0)
+        for r in range(passes):
+            if r % 2 == 0:
+                for i in range(a.size):
+                    b[i] = a[i] * half
+            else:
+                for i in range(a.size):
+                    a[i] = b[i] * two
+
+    return read_write
+
+
+def pass_gbs(working_set: int, repeat: int = 5) -> float:
+    """Best GB/s of a serial read+write pass (``b = a/2``, then ``a = 2b``) over two
+    float64 arrays of ``working_set`` bytes together, counted as 2 × 8 bytes per
+    element and pass (the write-allocate traffic not counted, as STREAM does not)."""
+    kernel = _pass_kernel()
+    elements = max(working_set // 16, 64)
+    a = np.ones(elements)
+    b = np.empty(elements)
+    passes = 2
+    kernel(a, b, passes)  # compile (or load), first touch
+    while True:  # enough passes per call for the timer
+        start = time.perf_counter()
+        kernel(a, b, passes)
+        elapsed = time.perf_counter() - start
+        if elapsed >= PASS_MIN_S or passes >= 2**30:
+            break
+        passes = int(min(2**30, passes * max(2.0, 1.25 * PASS_MIN_S / max(elapsed, 1e-9))))
+        passes += passes % 2
+    best = _best_of(lambda: kernel(a, b, passes), repeat)
+    return 16 * elements * passes / best / 1e9
+
+
+def level_bandwidths(quick: bool = False, caches: dict[str, int] | None = None
+                     ) -> dict[str, Any]:
+    """Serial read+write bandwidth with the working set in L1, L2, L3 and DRAM.
+
+    Working sets: :data:`CACHE_FRACTION` of each cache (from :func:`cache_sizes`, or
+    :data:`DEFAULT_CACHE_BYTES` for a level /sys does not describe), L3's at most
+    ``max(4 L2, L3_MAX_BYTES)``, and for DRAM DRAM_FACTOR times the largest cache.
+    One thread: the kernels of part 1 are serial, and one core's bandwidth is their
+    bound. Returns the peak object's fields
+    ``bandwidth_gbs``, ``bandwidth_bytes``, ``cache_bytes``, ``bandwidth_threads``.
+    """
+    from mlpbench.harness.machine import configured_threads
+
+    read = cache_sizes() if caches is None else dict(caches)
+    sizes = {**DEFAULT_CACHE_BYTES, **read}
+    factor, least = DRAM_FACTOR[1 if quick else 0], DRAM_MIN_BYTES[1 if quick else 0]
+    working = {level: int(CACHE_FRACTION * sizes[level]) for level in ("L1", "L2", "L3")}
+    # A virtual machine may report its host's whole L3 (hundreds of MB shared with other
+    # tenants); a working set of a few L2s, or L3_MAX_BYTES, stays within its share.
+    working["L3"] = min(working["L3"], max(4 * sizes["L2"], L3_MAX_BYTES))
+    working["DRAM"] = max(factor * max(sizes.values()), least)
+    repeat = PASS_REPEAT[1 if quick else 0]
+    with configured_threads(1):
+        gbs = {level: round(pass_gbs(ws, repeat), 2) for level, ws in working.items()}
+    return {"bandwidth_gbs": gbs, "bandwidth_bytes": working, "cache_bytes": read,
+            "bandwidth_threads": 1}
+
+
 def measure_peak(quick: bool = False) -> dict[str, Any]:
     """The ``peak`` object of the result file (schema.py): GEMM and triad ceilings."""
     from mlpbench.harness.machine import configured_threads, max_threads
@@ -106,6 +220,7 @@ def measure_peak(quick: bool = False) -> dict[str, Any]:
         "triad_gbs": round(bandwidth, 2), "gemm_size": max(sizes),
         "triad_bytes": 3 * 8 * elements, "triad_threads": cores, "quick": bool(quick),
         "threading_layer": threads["threading_layer"], "measured": now_iso(),
+        **level_bandwidths(quick),
     }
 
 
@@ -121,6 +236,13 @@ def merge_peaks(first: dict[str, Any] | None, second: dict[str, Any] | None) -> 
             gemm.setdefault(dt, {})[t] = max(gemm.get(dt, {}).get(t, 0.0), v)
     out["gemm_gflops"] = gemm
     out["triad_gbs"] = max(first["triad_gbs"], second["triad_gbs"])
+    levels = {**(first.get("bandwidth_gbs") or {})}
+    for level, v in (second.get("bandwidth_gbs") or {}).items():
+        levels[level] = max(levels.get(level, 0.0), v)
+    if levels:
+        out["bandwidth_gbs"] = levels
+        for k in ("bandwidth_bytes", "cache_bytes", "bandwidth_threads"):
+            out.setdefault(k, second.get(k))
     out["measured"] = [*_as_list(first.get("measured")), *_as_list(second.get("measured"))]
     return out
 
@@ -190,4 +312,17 @@ def format_peak(peak: dict[str, Any]) -> str:
         lines.append(f"  {dtype}: {cells}")
     lines.append(f"memory bandwidth (triad, {peak['triad_bytes'] / 1e6:.0f} MB, "
                  f"{peak.get('triad_threads', '?')} threads): {peak['triad_gbs']:g} GB/s")
+    levels = peak.get("bandwidth_gbs")
+    if levels:
+        ws = peak.get("bandwidth_bytes") or {}
+        cells = ", ".join(f"{k} {v:g}" + (f" ({_bytes_text(ws[k])})" if k in ws else "")
+                          for k, v in levels.items())
+        lines.append(f"read+write pass, 1 thread (GB/s, working set): {cells}")
     return "\n".join(lines)
+
+
+def _bytes_text(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"

@@ -70,6 +70,25 @@ the machine of this file), ``machines`` ({name: {identity, cpu_model, hostname,
 threads, workers}}), ``tasks`` (one record per size task); its points carry ``host``
 (the machine that measured them) and, for a task that could not run, ``lost: true``.
 
+A kernel sweep's file (``mlpbench bench --kernels``, harness.kernel_sweep) has the same
+top-level fields and ``"kind": "kernels"``; its ``sweep`` is ``{kernels, sizes, m,
+implementations, dtypes, budget_s, seed, quick, threads, reference, precision}`` and
+each point is one (kernel, implementation, dtype, size)::
+
+    {"kernel": "sigmoid", "impl": "numba", "dtype": "float64", "size": 1048576,
+     "elements": 1048576, "shape": [1048576], "m": null (softmax, logsumexp: row width),
+     "status", "reason", "cold_s", the timing fields, "samples", "loops" (as above),
+     "bytes": bytes a call must move (input read, output written),
+     "gbs": bytes / median_s / 1e9, "elements_per_s": elements / median_s,
+     "predicted_s", "max_ulp" (element-wise kernels) or "max_rel_err" (the others): the
+     gate's error against numpy, "high_spread", "warnings", and the optional raw
+     samples as above}
+
+The ``peak`` object may also hold the cache-level bandwidths of a serial read+write
+pass (harness.peak.level_bandwidths): ``bandwidth_gbs: {"L1", "L2", "L3", "DRAM"}``,
+``bandwidth_bytes`` (the working set of each), ``cache_bytes`` (the cache sizes read
+from /sys) and ``bandwidth_threads`` (1).
+
 Times are per call of the phase: ``forward`` is ``impl.forward``, ``backward``
 the gradient given the forward pass, ``step`` is ``impl.loss_and_grad``; the
 harness times ``impl.raw`` on inputs normalized once per point by
@@ -127,6 +146,19 @@ POINT_FIELDS = (
 )
 TOP_FIELDS = ("schema", "schema_version", "created", "updated", "complete", "machine",
               "threads", "sweep", "peak", "points")
+
+#: ``"kind"`` of a kernel sweep's file (``mlpbench bench --kernels``); an MLP sweep's
+#: file has no ``kind`` (or ``"mlp"``).
+KERNELS_KIND = "kernels"
+MLP_KIND = "mlp"
+#: A kernel point: one (kernel, implementation, dtype, size) of harness.kernel_sweep.
+KERNEL_POINT_FIELDS = (
+    "kernel", "impl", "dtype", "size", "elements", "shape", "m", "status", "reason",
+    "cold_s", *TIMING_FIELDS, "samples", "loops", "bytes", "gbs", "elements_per_s",
+    "predicted_s", "max_ulp", "max_rel_err", "high_spread", "warnings",
+)
+#: The cache levels of ``peak.bandwidth_gbs`` (harness.peak.level_bandwidths).
+BANDWIDTH_LEVELS = ("L1", "L2", "L3", "DRAM")
 SWEEP_FIELDS = ("axis", "sizes", "base")  # required; the others are checked when present
 COLDSTART_TIMES = ("compile_s", "cached_first_s", "warm_s", "import_s")
 
@@ -151,7 +183,14 @@ def flops(phase: str, n: int, d: int, d_h: int, m: int) -> int:
 
 
 def point_key(point: Mapping[str, Any]) -> tuple:
-    """Identity of a point within a sweep (used by ``--resume`` and ``compare``)."""
+    """Identity of a point within a sweep (used by ``--resume`` and ``compare``).
+
+    A kernel point's: ``("kernel", kernel, impl, dtype, size, m)`` (m: the row width of
+    softmax and logsumexp, None for the others).
+    """
+    if "kernel" in point:
+        return ("kernel", point["kernel"], point["impl"], point["dtype"], point["size"],
+                point.get("m"))
     return (point["impl"], point["dtype"], point["phase"],
             point["n"], point["d"], point["d_h"], point["m"],
             float(point.get("l1", 0.0)), float(point.get("l2", 0.0)))
@@ -405,7 +444,26 @@ def validate_peak(peak: Any, where: str = "peak") -> dict:
     for k in ("gemm_size", "triad_bytes", "triad_threads"):
         if peak.get(k) is not None:
             _size(where, k, peak[k])
+    _validate_levels(where, peak)
     return peak
+
+
+def _validate_levels(where: str, peak: dict) -> None:
+    """The optional cache-level bandwidths: ``bandwidth_gbs`` {level: GB/s} and the
+    sizes they were measured at (``bandwidth_bytes``) and of the caches (``cache_bytes``)."""
+    for key, check in (("bandwidth_gbs", lambda k, v: (_positive(where, k, v),
+                                                       _rate(where, k, v))),
+                       ("bandwidth_bytes", lambda k, v: _size(where, k, v)),
+                       ("cache_bytes", lambda k, v: _size(where, k, v))):
+        levels = peak.get(key)
+        if levels is None:
+            continue
+        if not isinstance(levels, dict) or not set(levels) <= set(BANDWIDTH_LEVELS):
+            _fail(where, key, "an object keyed by " + ", ".join(BANDWIDTH_LEVELS), levels)
+        for level, v in levels.items():
+            check(f"{key}.{level}", v)
+    if peak.get("bandwidth_threads") is not None:
+        _size(where, "bandwidth_threads", peak["bandwidth_threads"])
 
 
 def _validate_machine(machine: Any) -> None:
@@ -503,6 +561,10 @@ def validate(doc: Any) -> dict:
     missing = [k for k in TOP_FIELDS if k not in doc]
     if missing:
         raise SchemaError(f"missing top-level fields: {', '.join(missing)}")
+    kind = doc.get("kind", MLP_KIND)
+    _choice("", "kind", kind, (MLP_KIND, KERNELS_KIND))
+    if kind == KERNELS_KIND:
+        return validate_kernel_doc(doc)
     for k in ("created", "updated"):
         _text("", k, doc[k])
     _flag("", "complete", doc["complete"])
@@ -517,4 +579,108 @@ def validate(doc: Any) -> dict:
         raise SchemaError(f"'points' must be a list, got {_show(doc['points'])}")
     for i, p in enumerate(doc["points"]):
         validate_point(p, i)
+    return doc
+
+
+# --- kernel sweeps (harness.kernel_sweep) ----------------------------------------------------
+
+
+def validate_kernel_sweep(sweep: Any, where: str = "sweep") -> dict:
+    """Check a kernel sweep's ``sweep`` object; return it."""
+    if not isinstance(sweep, dict):
+        raise SchemaError(f"{where} must be an object, got {_show(sweep)}")
+    missing = [k for k in ("kernels", "sizes", "implementations", "dtypes") if k not in sweep]
+    if missing:
+        raise SchemaError(f"{where} lacks fields: {', '.join(missing)}")
+    _names(where, "kernels", sweep["kernels"])
+    sizes = sweep["sizes"]
+    if not isinstance(sizes, list) or not sizes:
+        _fail(where, "sizes", "a non-empty list of sizes", sizes)
+    for v in sizes:
+        _size(where, "sizes", v)
+    _names(where, "implementations", sweep["implementations"])
+    _names(where, "dtypes", sweep["dtypes"], DTYPES)
+    checks = {"m": lambda v: _size(where, "m", v),
+              "budget_s": lambda v: _positive(where, "budget_s", v),
+              "seed": lambda v: _count(where, "seed", v),
+              "quick": lambda v: _flag(where, "quick", v),
+              "threads": lambda v: v is None or _size(where, "threads", v),
+              "reference": lambda v: _text(where, "reference", v),
+              "precision": lambda v: _positive(where, "precision", v)}
+    for key, check in checks.items():
+        if key in sweep:
+            check(sweep[key])
+    return sweep
+
+
+def validate_kernel_point(p: Any, i: int = 0) -> dict:
+    """Check one point of a kernel sweep (every field a reader uses); return it."""
+    if not isinstance(p, dict):
+        raise SchemaError(f"point {i} is not an object (got {type(p).__name__})")
+    label = " ".join(str(p[k]) for k in ("kernel", "impl", "dtype") if isinstance(p.get(k), str))
+    if _is_int(p.get("size")):
+        label += f" size={p['size']}"
+    where = f"point {i}" + (f" ({label[:80]})" if label else "")
+    missing = [k for k in KERNEL_POINT_FIELDS if k not in p]
+    if missing:
+        raise SchemaError(f"{where} lacks fields: {', '.join(missing)}")
+    for k in ("kernel", "impl"):
+        if not isinstance(p[k], str) or not p[k]:
+            _fail(where, k, "a name", p[k])
+    _choice(where, "dtype", p["dtype"], DTYPES)
+    _choice(where, "status", p["status"], STATUSES)
+    for k in ("size", "elements"):
+        _size(where, k, p[k])
+    if p["m"] is not None:
+        _size(where, "m", p["m"])
+    shape = p["shape"]
+    if not isinstance(shape, list) or not shape or math.prod(
+            v if _is_int(v) else -1 for v in shape) != p["elements"]:
+        _fail(where, "shape", f"a list of sizes whose product is elements ({p['elements']})",
+              shape)
+    _count(where, "bytes", p["bytes"])
+    _text(where, "reason", p["reason"], optional=True)
+    ok = p["status"] == "ok"
+    for k in TIMING_FIELDS:
+        _seconds(where, k, p[k], optional=not ok)
+    _seconds(where, "cold_s", p["cold_s"], optional=True)
+    for k in ("gbs", "elements_per_s"):
+        _measured(where, k, p[k], MIN_RATE, MAX_RATE * 1e9 if k == "elements_per_s"
+                  else MAX_RATE, optional=not ok)
+    _measured(where, "predicted_s", p["predicted_s"], MIN_SECONDS, MAX_PREDICTED_S,
+              optional=True)
+    for k in ("max_ulp", "max_rel_err"):
+        _nonneg(where, k, p[k], optional=True)
+    for k in ("samples", "loops"):
+        _count(where, k, p[k])
+    _flag(where, "high_spread", p["high_spread"])
+    w = p["warnings"]
+    if not isinstance(w, list) or not all(isinstance(x, str) for x in w):
+        _fail(where, "warnings", "a list of strings", w)
+    for k in ("jit_compiled", "jit_cached"):
+        if k in p:
+            _count(where, k, p[k], optional=True)
+    if "loadavg" in p:
+        _nonneg(where, "loadavg", p["loadavg"], optional=True)
+    _check_raw_samples(where, p)
+    if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
+        raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
+    return p
+
+
+def validate_kernel_doc(doc: dict) -> dict:
+    """Check a kernel sweep's document (``"kind": "kernels"``, the top fields checked by
+    :func:`validate`); return it."""
+    for k in ("created", "updated"):
+        _text("", k, doc[k])
+    _flag("", "complete", doc["complete"])
+    _validate_machine(doc["machine"])
+    _validate_threads(doc["threads"])
+    validate_kernel_sweep(doc["sweep"])
+    if doc["peak"] is not None:
+        validate_peak(doc["peak"])
+    if not isinstance(doc["points"], list):
+        raise SchemaError(f"'points' must be a list, got {_show(doc['points'])}")
+    for i, p in enumerate(doc["points"]):
+        validate_kernel_point(p, i)
     return doc

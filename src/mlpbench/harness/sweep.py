@@ -369,7 +369,20 @@ def _time_together(ready: list[tuple[dict, Any]], policy: Policy, problem: tuple
 
     Each implementation's budget is the point budget less its cold call.
     """
-    canary = canary_for(problem[1])
+    time_points(ready, policy, canary_for(problem[1]), reference, clock, _gflops)
+
+
+def _gflops(point: dict, median_s: float) -> None:
+    point["gflops"] = point["flops"] / median_s / 1e9 if median_s > 0 else None
+
+
+def time_points(ready: list[tuple[dict, Any]], policy: Policy, canary: Any,
+                reference: str = REFERENCE, clock: Any = time.perf_counter,
+                rates: Any = _gflops) -> None:
+    """The timing shared by the MLP and kernel sweeps (harness.kernel_sweep): the gated
+    ``(point, call)`` pairs of one size timed in turns with ``canary``, their fields
+    filled in as :func:`_time_together` says; ``rates(point, median_s)`` adds the
+    throughput fields (GFLOP/s here, GB/s and elements/s for kernels)."""
     fns = [call for _, call in ready] + [canary]
     budgets = [max(policy.budget_s - (point["cold_s"] or 0.0), 0.0) for point, _ in ready]
     budgets.append(policy.budget_s)
@@ -416,7 +429,7 @@ def _time_together(ready: list[tuple[dict, Any]], policy: Policy, problem: tuple
         if load is not None and load > cores:
             point["warnings"].append(f"busy machine: load average {load:.1f} on "
                                      f"{cores} cores while timing")
-        point["gflops"] = point["flops"] / st.median_s / 1e9 if st.median_s > 0 else None
+        rates(point, st.median_s)
         if st.high_spread:
             point["warnings"].append(f"high spread: IQR is {st.iqr_s / st.median_s:.0%} "
                                      "of the median (shared or busy machine?)")
