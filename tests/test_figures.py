@@ -1,5 +1,6 @@
 """Every figure the report draws is readable: no text overlaps another text or a plotted
-line, and no data point is drawn outside its axes (nor cut by the frame).
+line or runs off the figure, and no data point is drawn outside its axes (nor cut by the
+frame).
 
 The figures come from two reports: the committed fixtures (old files: medians and
 quartiles only) and synthetic documents with everything the newest harness records
@@ -122,6 +123,11 @@ def problems(fig: Figure) -> list[str]:
     texts, drawn, renderer = _drawn(fig)
     found = []
     boxes = [(t, t.get_window_extent(renderer)) for t in texts]
+    page = fig.bbox
+    for t, e in boxes:     # cut by the edge of the figure
+        if e.x0 < page.x0 - TOL or e.x1 > page.x1 + TOL or e.y0 < page.y0 - TOL \
+                or e.y1 > page.y1 + TOL:
+            found.append(f"text {t.get_text()!r} runs off the figure")
     for i, (a, ea) in enumerate(boxes):
         for b, eb in boxes[i + 1:]:
             w = min(ea.x1, eb.x1) - max(ea.x0, eb.x0)
@@ -189,6 +195,7 @@ def bad_figure() -> Figure:
     ax.text(1.0, 3.2, "first label")
     ax.text(1.05, 3.22, "second label")
     ax.plot([3.9], [2.0], "o", clip_on=False, label="escaped")
+    fig.text(0.9, 0.5, "a note too long for the figure")
     return fig
 
 
@@ -197,6 +204,7 @@ def test_the_checker_finds_each_defect_of_a_bad_figure():
     assert any("'first label' overlaps text 'second label'" in p for p in found), found
     assert any("'on the line' lies on the line" in p for p in found), found
     assert any(p.startswith("escaped: 1 point(s) outside") for p in found), found
+    assert "text 'a note too long for the figure' runs off the figure" in found, found
 
 
 def test_the_checker_passes_a_clean_figure():

@@ -337,7 +337,7 @@ def test_sections_without_data_are_omitted_with_a_reason(docs, tmp_path):
     assert set(rep.omitted) >= {"Forward vs backward", "Winner maps", "Memory per step",
                                 "Thread scaling", "Compile time and when it pays off"}
     html = rep.html.read_text(encoding="utf-8")
-    assert "data:image/png;base64," in html and " width='640'" in html   # 2× PNG at 1×
+    assert "data:image/png;base64," in html and " width='560'" in html   # 2× PNG at 1×
 
 
 # --- the command line ----------------------------------------------------------------------

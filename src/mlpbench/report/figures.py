@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from mlpbench.report.analysis import fmt_size, fmt_time, fmt_x
 
 #: Figure size in inches and the nominal resolution (pixels per inch of the 1× figure);
 #: the PNG is written at PNG_DPI = 2·DPI.
-PANEL_W, PANEL_H, DPI = 6.4, 5.4, 100
+PANEL_W, PANEL_H, DPI = 5.6, 5.2, 100
 PNG_DPI = 2 * DPI
 
 #: Files written per figure.
@@ -179,9 +181,22 @@ def _title(ax, text: str, sub: str = "") -> None:
     ax.set_title(text + (f"\n{sub}" if sub else ""), fontsize=10.5)
 
 
+#: Characters per legend line (one column); longer labels are wrapped.
+LEGEND_WRAP = 66
+_UNIT_SPACE = re.compile(r"(\d) (ns|µs|ms|s|GFLOP/s|GB/s|B|KiB|MiB|GiB)(?=\W|$)")
+
+
 def _legend(fig, handles, ncol: int = 1) -> None:
-    """The legend below the axes, outside them (constrained layout makes room)."""
+    """The legend below the axes, outside them (constrained layout makes room); labels
+    longer than the figure is wide are wrapped."""
     if handles:
+        width = LEGEND_WRAP // ncol
+        for h in handles:
+            label = h.get_label()
+            if len(label) > width:
+                # a number stays with its unit
+                label = _UNIT_SPACE.sub("\\1\u00a0\\2", label)
+                h.set_label(textwrap.fill(label, width, subsequent_indent="  "))
         fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=8,
                    frameon=False)
 
@@ -480,7 +495,9 @@ def draw_throughput(axis: str, series: dict, ceilings: dict, out: Path, name: st
             if not inside.all():
                 label += "; above the plot elsewhere"
         else:
-            label += f": above the plot at every size (≥ {bound.min():.3g} GFLOP/s)"
+            low = bound.min()
+            label += (f": above the plot at every size (≥ "
+                      f"{f'{low:,.0f}' if low >= 1000 else f'{low:.3g}'} GFLOP/s)")
         handles.append(Line2D([], [], color="0.4", ls="--", lw=1.1, label=label))
     _log_x(ax, sizes)
     _log_y(ax, lo, hi)
