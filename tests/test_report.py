@@ -80,6 +80,17 @@ def test_ratio_without_shared_rounds_compares_the_sample_sets():
     assert r.method == analysis.INDEPENDENT and r.lo < 3.0 < r.hi
 
 
+def test_rounds_pair_only_within_one_run():
+    rng = np.random.default_rng(6)
+    a = _pt("numba", 2e-3 * rng.lognormal(0, 0.05, 20), range(20))
+    b = _pt("numpy", 1e-3 * rng.lognormal(0, 0.05, 20), range(20))
+    docs = [{"_path": "one.json", "points": [a]}, {"_path": "two.json", "points": [b]}]
+    analysis.tag_runs(docs)
+    assert analysis.ratio(a, b).method == analysis.INDEPENDENT   # round 3 != round 3
+    b[analysis.RUN] = a[analysis.RUN]
+    assert analysis.ratio(a, b).method == analysis.PAIRED
+
+
 def test_unpaired_ratio_from_quartiles_and_a_tie():
     a = {"median_s": 1.0, "q1_s": 0.9, "q3_s": 1.1, "samples": 15}
     b = {"median_s": 1.02, "q1_s": 0.95, "q3_s": 1.08, "samples": 15}
@@ -221,10 +232,12 @@ def test_winner_maps_threads_and_memory_from_rich_data():
     ts = {t.impl: t for t in analysis.thread_scaling(docs)}
     assert set(ts) == {"numpy", "numba", "numba-loops", "torch", "jax"}
     big = ts["numpy"].speedup[-1]
-    assert big.lo < 1.9 < big.hi                           # the model's gain
+    assert big.lo < 1.9 < big.hi and big.method == analysis.INDEPENDENT   # two runs
     assert ts["jax"].speedup[-1].lo < 1.0 < ts["jax"].speedup[-1].hi
     methods = analysis.memory_methods(docs)
-    assert methods["numba"] == {"nrt"} and methods["jax"] == {"not measured"}
+    assert methods["numba"] == {"tracemalloc + numba NRT allocation count"}
+    assert methods["jax"] == {"not measured (the library's own allocator)"}
+    assert not analysis.measured("not measured (the library's own allocator)")
     # the thread-2 file does not leak into the one-thread views
     main_docs = analysis.primary_docs(docs)
     assert all(analysis.thread_count(d, p) == 1 for d in main_docs for p in d["points"])

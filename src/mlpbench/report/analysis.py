@@ -120,18 +120,35 @@ class Ratio(stats.Estimate):
         return self.method == PAIRED
 
 
+#: Private key of a point: which loaded document (run) it came from (:func:`tag_runs`).
+RUN = "_run"
+
+
+def tag_runs(docs: list[dict]) -> list[dict]:
+    """Mark every point with the document it came from, so that :func:`ratio` pairs
+    rounds only within one run (round 3 of two files is not one moment). Idempotent;
+    returns ``docs``."""
+    for k, doc in enumerate(docs):
+        run = doc.get("_path") or f"document {k}"
+        for p in doc["points"]:
+            p.setdefault(RUN, run)
+    return docs
+
+
 def ratio(subject: dict, reference: dict) -> Ratio:
     """Time of ``subject`` over time of ``reference`` at one point (above 1: slower).
 
     Paired by round (``stats.paired_ratio``) when both points carry ``samples`` and
-    ``rounds``; from the raw samples of different moments (``stats.run_ratio``) when
-    only the samples are there; otherwise the ratio of the medians with the range
-    ``[q1_s / q3_r, q3_s / q1_r]``, marked ``unpaired``.
+    ``rounds`` and come from the same run (:func:`tag_runs`); from the raw samples of
+    different moments (``stats.run_ratio``) when only the samples are there or the runs
+    differ; otherwise the ratio of the medians with the range ``[q1_s / q3_r, q3_s /
+    q1_r]``, marked ``unpaired``.
     """
     sa, sb = samples_of(subject), samples_of(reference)
     ra, rb = rounds_of(subject), rounds_of(reference)
+    same_run = subject.get(RUN) == reference.get(RUN)
     if sa is not None and sb is not None:
-        if ra is not None and rb is not None:
+        if ra is not None and rb is not None and same_run:
             est = stats.paired_ratio(sa, ra, sb, rb)
             if est.count > 0:
                 return Ratio(est.value, est.lo, est.hi, est.count, PAIRED)
@@ -212,9 +229,11 @@ def thread_groups(docs: list[dict]) -> dict[int, list[dict]]:
 
 def primary_docs(docs: list[dict]) -> list[dict]:
     """The documents at the first file's thread count: what every view but the thread
-    scaling compares (timings at different thread counts are not mixed)."""
+    scaling compares (timings at different thread counts are not mixed). Their points
+    are tagged with their run (:func:`tag_runs`)."""
     if not docs:
         return docs
+    tag_runs(docs)
     groups = thread_groups(docs)
     if len(groups) <= 1:
         return docs
@@ -727,13 +746,16 @@ def cost_fits(series: dict[tuple, Series]) -> dict[tuple, CostFit]:
 # --- memory --------------------------------------------------------------------------------
 
 
-MEASURED_METHODS = ("tracemalloc", "nrt", "torch")
+def measured(method) -> bool:
+    """Whether a memory record's ``method`` names a measurement (``tracemalloc``, numba's
+    NRT, a peer's counters), not ``not measured (why)``."""
+    return isinstance(method, str) and bool(method) and not method.startswith("not measured")
 
 
 def memory_of(point: dict) -> dict | None:
     """A point's ``memory`` record when it holds a measurement (else None)."""
     m = point.get("memory")
-    if not isinstance(m, dict) or m.get("method") not in MEASURED_METHODS:
+    if not isinstance(m, dict) or not measured(m.get("method")):
         return None
     if m.get("peak_bytes") is None and m.get("allocations") is None:
         return None
@@ -769,7 +791,9 @@ class ThreadScaling:
 
 
 def thread_scaling(docs: list[dict], phase: str = "step") -> list[ThreadScaling]:
-    groups = thread_groups(docs)
+    """Each implementation's speed-up between the two lowest thread counts measured, at
+    every point measured at both (the runs differ: sample sets compared, not rounds)."""
+    groups = thread_groups(tag_runs(docs))
     if len(groups) < 2:
         return []
     c1, c2 = list(groups)[:2]
