@@ -389,7 +389,7 @@ def _cost_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
 def _memory_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
     title = "Memory per step"
     methods = analysis.memory_methods(docs)
-    measured = {i: m for i, m in methods.items() if m & set(analysis.MEASURED_METHODS)}
+    measured = {i: m for i, m in methods.items() if any(map(analysis.measured, m))}
     if not measured:
         why = ("the result files carry no memory measurement" if not methods else
                "every implementation's memory is marked 'not measured'")
@@ -414,13 +414,15 @@ def _memory_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
                              "–" if m.get("allocations") is None else f"{m['allocations']:,}",
                              str(m.get("method"))])
     rows.sort(key=lambda r: (r[1], analysis.impl_sort_key(r[0])))
-    unmeasured = [i for i, m in methods.items() if not m & set(analysis.MEASURED_METHODS)]
+    unmeasured = [f"{i} ({', '.join(sorted(m))})" for i, m in methods.items()
+                  if not any(map(analysis.measured, m))]
     paras = ["Peak bytes allocated during one step and the number of allocations, as each "
              "implementation's own counters report them: tracemalloc for NumPy and the "
              "Python loops, numba's NRT statistics for the numba implementations, the "
              "peers' own counters where they exist. "
-             + ("Measured: " + ", ".join(f"{i} ({', '.join(sorted(m))})"
-                                         for i, m in measured.items()) + ". ")
+             + ("Measured: " + ", ".join(
+                 f"{i} ({', '.join(sorted(x for x in m if analysis.measured(x)))})"
+                 for i, m in measured.items()) + ". ")
              + (f"Not measured: {', '.join(unmeasured)}." if unmeasured else "")]
     return Section(title, paras, figures=[f for f in figs if f], tables=[Table(
         f"Memory at the base point ({analysis.sizes_text(base)})",
