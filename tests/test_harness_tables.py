@@ -54,7 +54,9 @@ def test_rows_hold_speedups_over_the_baseline():
 def test_speedup_table_text():
     lines = speedup_table(DOC).splitlines()
     assert lines[0].split() == ["n", "d", "d_h", "loops", "us", "numpy", "us", "numba", "us",
-                                "loops/numpy", "numba/numpy"]
+                                "loops", "speed-up", "numba", "speed-up"]
+    assert lines[-1].startswith("speed-up = numpy's time / the implementation's (x2: twice")
+    assert "*: spread (IQR) above 10% of the median" in lines[-2]
     assert lines[2].split() == ["1", "8", "4", "10,000", "100", "50", "x0.01", "x2"]
     assert lines[3].split() == ["64", "8", "4", "skip", "2,000", "FAIL", "-", "-"]
 

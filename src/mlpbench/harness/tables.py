@@ -66,14 +66,15 @@ def speedup_table(doc: dict, baseline: str = "numpy") -> str:
     """Median µs per call for each implementation and its speed-up over ``baseline``.
 
     ``x2.5`` means 2.5 times faster than the baseline; ``*`` marks a high spread
-    (IQR over 10% of the median); ``skip``/``FAIL`` are points not timed.
+    (IQR over 10% of the median); ``skip``/``FAIL`` are points not timed. Lines under
+    the table say so (:func:`speedup_legend`).
     """
     schema.validate(doc)
     names = _implementations(doc)
     varying = [c for c in POINT_COLUMNS
                if len({p[c] for p in doc["points"]}) > 1 or c in ("n", "d", "d_h")]
     header = [*varying, *(f"{n} us" for n in names),
-              *(f"{n}/{baseline}" for n in names if n != baseline)]
+              *(f"{n} speed-up" for n in names if n != baseline)]
     body = []
     for row in speedup_rows(doc, baseline):
         cells = row["cells"]
@@ -92,7 +93,16 @@ def speedup_table(doc: dict, baseline: str = "numpy") -> str:
         body.append([*(row[c] for c in varying), *times, *ratios])
     if not body:
         return "(no points)"
-    return _render(header, body)
+    return _render(header, body) + "\n" + speedup_legend(baseline)
+
+
+def speedup_legend(baseline: str = "numpy") -> str:
+    """What the marks and columns of :func:`speedup_table` mean."""
+    return (f"us: median microseconds per call; *: spread (IQR) above 10% of the median, "
+            f"read with care; skip: not timed (predicted over the budget, or too big for "
+            f"memory); FAIL: failed (see the result file).\n"
+            f"speed-up = {baseline}'s time / the implementation's (x2: twice as fast as "
+            f"{baseline}, x0.5: half as fast; -: not both timed).")
 
 
 def cold_table(doc: dict) -> str:
@@ -172,5 +182,5 @@ def summary_table(doc: dict, baseline: str = "numpy") -> str:
              ratio(r["worst"]), ratio(r["best"]),
              f"{r['peak_pct']:.1f}%" if r["peak_pct"] is not None else "-",
              r["peak_at"] or "-"] for r in rows]
-    return _render(["impl", "dtype", "phase", "points", f"geomean vs {baseline}", "worst", "best",
-                    "% GEMM peak", "at"], body)
+    return _render(["impl", "dtype", "phase", "points", f"geomean speed-up vs {baseline}",
+                    "worst", "best", "% GEMM peak", "at (largest timed point)"], body)
