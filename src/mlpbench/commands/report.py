@@ -15,7 +15,9 @@ def register(subparsers) -> None:
         description="Draw scaling, speedup, throughput, phase, compile and accuracy figures "
                     "from result files (PNG and SVG) and write report.md and a "
                     "self-contained report.html. Sections without data say why.")
-    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
+                   help="result files, or pytest-benchmark JSON (pytest bench "
+                        "--benchmark-json=FILE; bench/ records each case's sizes)")
     common.add_out_dir(p, required=True, help="report folder",
                        force_help="write into a non-empty --out, replacing a previous "
                                   "report there (other files stay)")
