@@ -238,9 +238,13 @@ def test_winner_maps_threads_and_memory_from_rich_data():
     assert methods["numba"] == {"tracemalloc + numba NRT allocation count"}
     assert methods["jax"] == {"not measured (the library's own allocator)"}
     assert not analysis.measured("not measured (the library's own allocator)")
-    # the thread-2 file does not leak into the one-thread views
+    # the thread-2 file does not leak into the one-thread views, nor a grid's cells into
+    # the curves of the sweep of n (the grid has cells at n = 1, 16, 256, 4096, d_h = 128)
     main_docs = analysis.primary_docs(docs)
     assert all(analysis.thread_count(d, p) == 1 for d in main_docs for p in d["points"])
+    n_file = docs[0]["_path"]
+    for s in analysis.axis_series(main_docs, "n").values():
+        assert {p[analysis.RUN] for p in s.points} == {n_file}
 
 
 def test_series_split_ok_and_skipped_points(docs):

@@ -292,7 +292,14 @@ def swept_axes(docs: list[dict]) -> list[str]:
 
 
 def _docs_for_axis(docs: list[dict], axis: str) -> list[dict]:
-    return [d for d in docs if d["sweep"].get("axis") in (axis, schema.GRID)]
+    """The documents a series along ``axis`` is read from: the sweeps of that axis; only
+    where there are none, the grids that sweep it (a grid's cells would otherwise
+    replace the sweep's points at the sizes they share, mixing two runs in a curve)."""
+    own = [d for d in docs if d["sweep"].get("axis") == axis]
+    if own:
+        return own
+    return [d for d in docs if d["sweep"].get("axis") == schema.GRID
+            and len(d["sweep"].get("sizes", {}).get(axis, [])) > 1]
 
 
 def dtypes_of(docs: list[dict]) -> list[str]:
