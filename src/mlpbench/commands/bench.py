@@ -67,7 +67,10 @@ def register(subparsers) -> None:
                    help="after the sweep, print its tables (as --table does)")
     p.add_argument("--table", type=Path, nargs="+", metavar="FILE",
                    help="print the tables of existing result files (times, speed-ups "
-                        "over numpy, geometric means, %% of GEMM peak) and exit")
+                        "over numpy, geometric means, %% of GEMM peak), then, over all of "
+                        "them, numba's ratio to every other implementation at every point "
+                        "(paired 95%% intervals, verdicts, per thread count and dtype) and "
+                        "exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_cluster(p)
     from mlpbench.commands import kernels_bench
@@ -147,9 +150,16 @@ def run(args) -> int:
     from mlpbench.harness.sweep import run_sweep, validate_config
 
     if args.table is not None:
+        from mlpbench.harness.tables import ratio_table
+
+        docs = []
         for i, path in enumerate(args.table):
             print(f"{'' if i == 0 else chr(10)}== {path}")
-            print_tables(load_results(path, need_points=True))
+            docs.append(load_results(path, need_points=True))
+            print_tables(docs[-1])
+        print(f"\n== numba against every other implementation"
+              f"{', all files' if len(docs) > 1 else ''}")
+        print(ratio_table(docs))
         return 0
     if getattr(args, "kernels", None) is not None:
         from mlpbench.commands import kernels_bench
@@ -175,13 +185,41 @@ def run(args) -> int:
         again = f" --threads {','.join(map(str, counts))}" if len(counts) > 1 else ""
         args.interrupt_note = (f"finished points are in {out} "
                                f"(continue with --resume -o {base}{again})")
-        doc = run_sweep(cfg, out, resume=args.resume, progress=not args.no_progress,
-                        peak=peak, force=args.force)
+        if len(counts) == 1:
+            doc = run_sweep(cfg, out, resume=args.resume, progress=not args.no_progress,
+                            peak=peak, force=args.force)
+        else:
+            doc = _sweep_in_child(cfg, out, resume=args.resume, progress=not args.no_progress,
+                                  peak=peak, force=args.force)
         args.interrupt_note = None
         failed += print_written(out, doc)
         if args.speedup:
             print_tables(doc)
     return 1 if failed else 0
+
+
+def _sweep_in_child(cfg, out, **kwargs) -> dict:
+    """``run_sweep`` in a new process, so that every library sets its thread pools for
+    this thread count from the start (JAX reads its setting once per process: in one
+    process, the second count's JAX would run with the first's threads)."""
+    import multiprocessing
+
+    from mlpbench.harness.results import load_results
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(_child_sweep, (cfg, str(out)), kwargs)
+    return load_results(out)
+
+
+def _child_sweep(cfg, out, **kwargs) -> None:
+    import threading
+
+    from tqdm import tqdm
+
+    from mlpbench.harness.sweep import run_sweep
+
+    tqdm.set_lock(threading.RLock())  # not tqdm's default semaphore, left behind at exit
+    run_sweep(cfg, out, **kwargs)
 
 
 def print_written(out, doc) -> int:

@@ -184,3 +184,157 @@ def summary_table(doc: dict, baseline: str = "numpy") -> str:
              r["peak_at"] or "-"] for r in rows]
     return _render(["impl", "dtype", "phase", "points", f"geomean speed-up vs {baseline}",
                     "worst", "best", "% GEMM peak", "at (largest timed point)"], body)
+
+
+# --- numba against every other implementation ------------------------------------------
+
+#: A point of the ratio table: (dtype, phase, n, d, d_h, m, l1, l2).
+_RATIO_KEY = ("dtype", "phase", "n", "d", "d_h", "m", "l1", "l2")
+#: What a verdict of stats.verdict on time_other / time_subject says about the subject.
+_VERDICT = {"slower": "faster", "faster": "slower", "indistinguishable": "tie"}
+
+
+def _threads_of(doc: dict) -> int | None:
+    threads = doc.get("threads") or {}
+    count = threads.get("numba_threads") or threads.get("blas_threads")
+    if count is None:
+        count = (doc.get("sweep") or {}).get("threads")
+    return int(count) if count is not None else None
+
+
+def _pair(subject: dict, other: dict):
+    """time_other / time_subject, its 95% interval, and the subject's verdict."""
+    from mlpbench.harness import stats
+
+    value = other["median_s"] / subject["median_s"]
+    if subject.get("times_s") and other.get("times_s"):
+        est = stats.paired_ratio(other["times_s"], other["rounds"], subject["times_s"],
+                                 subject["rounds"])
+        if est.count:
+            return est.value, est.lo, est.hi, _VERDICT[stats.verdict(est)]
+    # No raw samples (an older file): the ratio of medians, judged by the minimum effect.
+    if value >= 1 + stats.MIN_EFFECT:
+        verdict = "faster"
+    elif value <= 1 / (1 + stats.MIN_EFFECT):
+        verdict = "slower"
+    else:
+        verdict = "tie"
+    return value, None, None, verdict
+
+
+def ratio_rows(docs: Sequence[dict], subject: str = "numba") -> list[dict[str, Any]]:
+    """``subject`` against every other implementation at every point of ``docs``.
+
+    One row per (thread count, dtype, phase, n, d, d_h, m, l1, l2) where ``subject``
+    was timed: ``threads``, the point's coordinates, ``subject_s`` (its median) and
+    ``others``: {impl: {"ratio", "lo", "hi", "verdict", "median_s"}} for every other
+    implementation timed there, ``ratio`` = time_other / time_subject (> 1: the subject
+    is faster), with the paired 95% interval from the raw samples of the rounds both
+    were timed in (``stats.paired_ratio``; None without raw samples) and the subject's
+    verdict ``faster`` / ``slower`` / ``tie`` (``stats.verdict``: the whole interval
+    beyond 1 and at least ``stats.MIN_EFFECT`` away). A point found in several files
+    (the base point of an n, a d and a d_h sweep) is taken from the first only, so
+    that pairs never cross files.
+    """
+    rows: dict[tuple, dict[str, Any]] = {}
+    for doc in docs:
+        threads = _threads_of(doc)
+        by_key: dict[tuple, dict[str, dict]] = {}
+        for p in doc["points"]:
+            key = (threads, *(p.get(c, 0.0) for c in _RATIO_KEY))
+            by_key.setdefault(key, {})[p["impl"]] = p
+        for key, impls in by_key.items():
+            own = impls.get(subject)
+            if key in rows or own is None or own["status"] != "ok" or not own["median_s"]:
+                continue
+            others = {}
+            for name, p in impls.items():
+                if name == subject or p["status"] != "ok" or not p["median_s"]:
+                    continue
+                value, lo, hi, verdict = _pair(own, p)
+                others[name] = {"ratio": value, "lo": lo, "hi": hi, "verdict": verdict,
+                                "median_s": p["median_s"], "inputs": p.get("inputs")}
+            if others:
+                rows[key] = {"threads": threads, **dict(zip(_RATIO_KEY, key[1:], strict=True)),
+                             "subject": subject, "subject_s": own["median_s"],
+                             "others": others}
+    return list(rows.values())
+
+
+def _point_label(row: dict) -> str:
+    """The point by the sizes that differ from the base point (``n=1``, ``d_h=16``);
+    the base point itself by its n."""
+    parts = [f"{c}={row[c]}" for c in schema.SIZE_KEYS if row[c] != schema.BASE[c]]
+    parts += [f"{c}={row[c]:g}" for c in ("l1", "l2") if row[c]]
+    return " ".join(parts) or f"n={row['n']}"
+
+
+def _ratio_text(cell: dict | None) -> str:
+    if cell is None:
+        return ""
+    mark = {"faster": "+", "slower": "-", "tie": "="}[cell["verdict"]]
+    if cell["lo"] is None:
+        return f"{cell['ratio']:.2f} {mark}"
+    return f"{cell['ratio']:.2f} [{cell['lo']:.2f},{cell['hi']:.2f}] {mark}"
+
+
+def ratio_summary(rows: Sequence[dict]) -> dict[str, Any]:
+    """Where the subject loses to the best other: ``slower`` (points where the fastest
+    other implementation beats it beyond the noise), ``points``, and ``worst``: the
+    row, the other and ``times`` = time_subject / time_best_other, largest over the
+    points where the fastest other is faster at all (None if it never is)."""
+    slower, worst = 0, None
+    for row in rows:
+        name, cell = max(row["others"].items(), key=lambda kv: -kv[1]["median_s"])
+        if cell["verdict"] == "slower":
+            slower += 1
+        times = 1.0 / cell["ratio"]
+        if times > 1.0 and (worst is None or times > worst["times"]):
+            worst = {"times": times, "row": row, "other": name}
+    return {"slower": slower, "points": len(rows), "worst": worst}
+
+
+def ratio_table(docs: Sequence[dict], subject: str = "numba") -> str:
+    """Tables of time_other / time_subject at every point, one per (thread count, dtype,
+    phase): ``1.13 [1.10,1.16] +`` means the other takes 1.13× the subject's time, with
+    its paired 95% interval; ``+`` the subject is faster beyond the noise, ``-`` slower,
+    ``=`` a tie. Each table ends with the line 'SUBJECT slower than the best other at K
+    of N points, worst X× (point, vs which)', and a last line sums up every table."""
+    for doc in docs:
+        schema.validate(doc)
+    rows = ratio_rows(docs, subject)
+    if not rows:
+        return f"(no point where {subject} and another implementation were both timed)"
+    order = {n: i for i, n in enumerate(
+        dict.fromkeys(n for doc in docs for n in _implementations(doc)))}
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["threads"], row["dtype"], row["phase"]), []).append(row)
+    out = []
+    for (threads, dtype, phase), group in sorted(
+            groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2])):
+        names = sorted({n for r in group for n in r["others"]}, key=lambda n: order.get(n, 99))
+        header = ["point", f"{subject} us", *names]
+        body = [[_point_label(r), format_us(r["subject_s"]),
+                 *(_ratio_text(r["others"].get(n)) for n in names)]
+                for r in sorted(group, key=lambda r: (r["n"] * r["d"] * r["d_h"], r["n"],
+                                                      r["d"], r["d_h"]))]
+        title = (f"{threads if threads is not None else '?'} thread(s), {dtype}, {phase}: "
+                 f"time of each / time of {subject} (> 1: {subject} faster), paired 95% "
+                 "interval; + faster, - slower, = tie")
+        out += [title, _render(header, body), _summary_line(subject, ratio_summary(group)), ""]
+    out.append("all: " + _summary_line(subject, ratio_summary(rows), with_group=True))
+    return "\n".join(out)
+
+
+def _summary_line(subject: str, summary: dict, with_group: bool = False) -> str:
+    text = (f"{subject} slower than the best other at {summary['slower']} of "
+            f"{summary['points']} points")
+    worst = summary["worst"]
+    if worst is None:
+        return text + "; never behind the best other"
+    row = worst["row"]
+    where = _point_label(row)
+    if with_group:
+        where = f"{row['threads']} thread(s) {row['dtype']} {where}"
+    return text + f", worst {worst['times']:.2f}x ({where}, vs {worst['other']})"

@@ -242,6 +242,15 @@ def configure_threads(threads: int | None, *, interop: int | None = None) -> dic
         threads = check_positive_int("threads", threads)
     if interop is not None:
         interop = check_positive_int("interop", interop)
+    # PyTorch first: its count can change at any time, so it is right even where JAX's
+    # cannot be (below).
+    _torch_request.clear()
+    if threads is not None:
+        _torch_request["threads"] = threads
+    if interop is not None:
+        _torch_request["interop"] = interop
+    if "torch" in sys.modules:
+        apply_torch_threads(sys.modules["torch"])
     current = os.environ.get("XLA_FLAGS", "")
     wanted = xla_thread_flags(threads, current)
     if wanted != current.strip():
@@ -252,13 +261,6 @@ def configure_threads(threads: int | None, *, interop: int | None = None) -> dic
                 "or export XLA_FLAGS before starting Python"
             )
         os.environ["XLA_FLAGS"] = wanted
-    _torch_request.clear()
-    if threads is not None:
-        _torch_request["threads"] = threads
-    if interop is not None:
-        _torch_request["interop"] = interop
-    if "torch" in sys.modules:
-        apply_torch_threads(sys.modules["torch"])
     return peer_thread_settings()
 
 
