@@ -404,16 +404,17 @@ def _memory_section(docs: list[dict], rep: Report, draw: _Drawer) -> Section:
                                  name=f"memory_{axis}-{dtype}",
                                  alt=f"Memory per step vs {axis}, {dtype}"))
     base = analysis.base_sizes(docs)
-    rows = []
+    seen: dict[tuple, list] = {}    # the base point of each sweep: shown once
     for d in docs:
         for p in d["points"]:
             m = p.get("memory")
             if (p["phase"] == "step" and isinstance(m, dict)
                     and all(p[k] == v for k, v in base.items())):
-                rows.append([p["impl"], p["dtype"], analysis.fmt_bytes(m.get("peak_bytes")),
-                             "–" if m.get("allocations") is None else f"{m['allocations']:,}",
-                             str(m.get("method"))])
-    rows.sort(key=lambda r: (r[1], analysis.impl_sort_key(r[0])))
+                seen.setdefault((p["impl"], p["dtype"]), [
+                    p["impl"], p["dtype"], analysis.fmt_bytes(m.get("peak_bytes")),
+                    "–" if m.get("allocations") is None else f"{m['allocations']:,}",
+                    str(m.get("method"))])
+    rows = sorted(seen.values(), key=lambda r: (r[1] != "float64", analysis.impl_sort_key(r[0])))
     unmeasured = [f"{i} ({', '.join(sorted(m))})" for i, m in methods.items()
                   if not any(map(analysis.measured, m))]
     paras = ["Peak bytes allocated during one step and the number of allocations, as each "

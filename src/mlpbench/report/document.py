@@ -37,7 +37,8 @@ class Figure:
 
     @property
     def files(self) -> list[Path]:
-        return [p for p in (self.png, self.svg) if p is not None and Path(p).exists()]
+        return [Path(p) for p in dict.fromkeys((self.png, self.svg))
+                if p is not None and Path(p).exists()]
 
 
 @dataclass
