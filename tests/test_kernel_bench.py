@@ -197,3 +197,32 @@ def test_cli_bench_kernels(tmp_path, capsys):
     assert main(["bench", "--kernels", "--phase", "step", "-o", str(tmp_path / "x.json")]) == 2
     assert "does not take it" in capsys.readouterr().err
     assert main(["bench", "--kernels", "nope", "-o", str(tmp_path / "y.json")]) == 2
+
+
+def test_kernel_report_draws_readable_figures_and_says_the_bound(tmp_path):
+    from test_figures import problems
+
+    from mlpbench.report import build, figures
+
+    out = tmp_path / "k.json"
+    fake_peak = {"gemm_gflops": {"float64": {"1": 10.0}}, "triad_gbs": 5.0,
+                 "bandwidth_gbs": {"L1": 100.0, "L2": 50.0, "L3": 20.0, "DRAM": 10.0},
+                 "bandwidth_bytes": {"L1": 256, "L2": 1024, "L3": 4096, "DRAM": 2**28},
+                 "bandwidth_threads": 1}
+    cfg = config(kernels=("relu", "softmax", "sq_l2"), sizes=[1, 64, 1024])
+    kernel_sweep.run_kernel_sweep(cfg, out, progress=False, peak=fake_peak)
+    doc = results.load_results(out)
+    doc["_path"] = str(out)
+    report_dir = tmp_path / "report"
+    report_dir.mkdir()
+    with figures.capture() as drawn:
+        rep = build.build_report([doc], report_dir, None, "left out", formats=("png",))
+    assert {name for name, _ in drawn} == {f"kernels_{what}_{dt}" for what in
+                                           ("gbs", "per_element") for dt in cfg.dtypes}
+    for name, fig in drawn:
+        assert problems(fig) == [], name
+    md = rep.md.read_text()
+    assert "Bandwidth at the largest size, float64" in md and "Fastest implementation" in md
+    assert any("of the bandwidth bound" in line for line in rep.summary)
+    # 1024 float64 elements: 16 KiB read+written, beyond the 8 KiB of this fake L3: DRAM.
+    assert "| relu | 1,024 |" in md and "| DRAM |" in md

@@ -308,11 +308,13 @@ def new_point(kernel: str, impl: str, dtype: str, size: int,
 
 
 def make_input(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
-    """The point's input: standard normal × :data:`INPUT_SCALE`, C-contiguous, read-only."""
+    """The point's input: standard normal × :data:`INPUT_SCALE`, C-contiguous.
+
+    Writeable although no kernel may change it: numba's raw functions copy a read-only
+    array first (a read-only array is another numba type), which would time a copy.
+    """
     rng = np.random.default_rng([seed, math.prod(shape), len(shape)])
-    x = (rng.standard_normal(math.prod(shape)) * INPUT_SCALE).astype(dtype).reshape(shape)
-    x.flags.writeable = False
-    return x
+    return (rng.standard_normal(math.prod(shape)) * INPUT_SCALE).astype(dtype).reshape(shape)
 
 
 def gate_tolerance(kernel: str, shape: tuple[int, ...], dtype: str) -> tuple[float, str]:

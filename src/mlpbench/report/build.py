@@ -600,6 +600,12 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
     report.html inlines the SVG; without, it embeds the PNG).
     """
     out = Path(out)
+    from mlpbench.report import kernels as kernel_report
+
+    docs, kernel_docs = kernel_report.split(docs)
+    if not docs:  # kernel sweeps only (bench --kernels)
+        return kernel_report.build_report(kernel_docs, out, numerics, numerics_absent,
+                                          title, formats)
     rep = Report(out, out / "report.md", out / "report.html")
     draw = _Drawer(out, rep, formats)
     # Files of several machines: compared side by side (report.machines); the other
@@ -636,6 +642,7 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
                  _memory_section(main, rep, draw), _threads_section(first, rep, draw),
                  _phase_section(main, rep, draw), _compile_section(main, rep, draw),
                  _numerics_section(numerics, numerics_absent, rep, draw),
+                 *([kernel_report.section(kernel_docs, rep, draw)] if kernel_docs else []),
                  _machine_section(docs, out)]
     failed = [p for d in docs for p in d["points"] if p["status"] == "failed"]
     if failed:
@@ -643,7 +650,7 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
             "Points that failed", ["impl", "dtype", "phase", "n", "d", "d_h", "reason"],
             [[p["impl"], p["dtype"], p["phase"], str(p["n"]), str(p["d"]), str(p["d_h"]),
               str(p["reason"])] for p in failed])]))
-    sections.append(_files_section(docs, rep))
+    sections.append(_files_section(docs + kernel_docs, rep))
     write_text(rep.md, render_md(title, sections))
     write_text(rep.html, render_html(title, sections))
     return rep
