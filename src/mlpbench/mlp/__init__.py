@@ -4,9 +4,10 @@
 validated ``forward``, ``loss``, ``loss_and_grad`` and ``backward``, and the same
 functions unchecked under ``raw``. ``registry`` holds every implementation's facts
 (``registry.info(name)``: JIT or not, peer or not, colour, marker, display order);
-``IMPLEMENTATIONS`` lists the names in display order. ``gradcheck`` compares a
-gradient with finite differences. ``train`` runs gradient descent (2.#6) with any of
-them; ``data`` holds the data sets.
+``IMPLEMENTATIONS`` lists the names in display order; ``ACTIVATIONS`` the hidden
+activations every function takes (keyword ``activation``, default ``"relu"``).
+``gradcheck`` compares a gradient with finite differences. ``train`` runs gradient
+descent (2.#6) with any of them; ``data`` holds the data sets.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from mlpbench.mlp.gradcheck import (
 from mlpbench.mlp.params import Forward, Params, Workspace, empty_like, init_params, n_params
 from mlpbench.mlp.registry import Implementation, ImplInfo, get, register
 from mlpbench.mlp.train import History, TrainingDiverged, TrainResult, time_epoch, train
-from mlpbench.mlp.validation import check_inputs
+from mlpbench.mlp.validation import ACTIVATIONS, check_activation, check_inputs
 
 __all__ = [
+    "ACTIVATIONS",
     "AGREE_RTOL_F64",
     "CORE_IMPLEMENTATIONS",
     "GRADCHECK_TOL",
@@ -39,6 +41,7 @@ __all__ = [
     "TrainResult",
     "TrainingDiverged",
     "agreement_rtol",
+    "check_activation",
     "check_inputs",
     "empty_like",
     "data",

@@ -14,7 +14,7 @@ import numpy as np
 from mlpbench.checks import check_dtype, check_finite, check_positive, check_positive_int
 from mlpbench.errors import InputError, InputTypeError
 from mlpbench.mlp.params import Params
-from mlpbench.mlp.registry import Implementation, get
+from mlpbench.mlp.registry import Implementation, activation_kwargs, get
 from mlpbench.mlp.validation import check_inputs, check_penalties
 
 __all__ = [
@@ -96,7 +96,8 @@ def make_problem(n: int, d: int, d_h: int, m: int, seed=0, dtype=np.float64, mar
     return p, X.astype(dtype), y
 
 
-def gradcheck(impl, p, X, y, l1=0.0, l2=0.0, eps=None) -> dict[str, float]:
+def gradcheck(impl, p, X, y, l1=0.0, l2=0.0, eps=None, *,
+              activation="relu") -> dict[str, float]:
     """Compare ``impl``'s gradient with central finite differences over EVERY parameter.
 
     For each scalar θ_k: ``(R(θ_k + h) − R(θ_k − h)) / (2h)`` with
@@ -106,6 +107,7 @@ def gradcheck(impl, p, X, y, l1=0.0, l2=0.0, eps=None) -> dict[str, float]:
 
     impl: an implementation or its name. Returns ``{"W1": err, "b1": ..., "W2": ...,
     "b2": ...}``, each the ``max_rel_err`` of the gradient against the differences.
+    ``activation``: the hidden activation of both the gradient and the loss.
     """
     if not isinstance(impl, Implementation):
         impl = get(impl)
@@ -119,7 +121,9 @@ def gradcheck(impl, p, X, y, l1=0.0, l2=0.0, eps=None) -> dict[str, float]:
     elif not 0.0 < check_finite("eps", eps) < 1.0:
         raise InputError(f"eps must be a number in (0, 1), got {eps!r}")
     eps = float(eps)
-    _, grad = impl.raw.loss_and_grad(p, X, y, l1, l2)
+    act = activation_kwargs(impl.raw.loss_and_grad, activation, impl.name)
+    loss_act = activation_kwargs(impl.raw.loss, activation, impl.name)
+    _, grad = impl.raw.loss_and_grad(p, X, y, l1, l2, **act)
     work = Params(*(a.copy() for a in p))  # perturbed in place, one entry at a time
     errors = {}
     for name, theta, g in zip(Params._fields, work, grad, strict=True):
@@ -130,9 +134,9 @@ def gradcheck(impl, p, X, y, l1=0.0, l2=0.0, eps=None) -> dict[str, float]:
             h = eps * max(1.0, abs(float(old)))
             up, down = dtype.type(float(old) + h), dtype.type(float(old) - h)
             flat[k] = up
-            r_up = impl.raw.loss(work, X, y, l1, l2)
+            r_up = impl.raw.loss(work, X, y, l1, l2, **loss_act)
             flat[k] = down
-            r_down = impl.raw.loss(work, X, y, l1, l2)
+            r_down = impl.raw.loss(work, X, y, l1, l2, **loss_act)
             flat[k] = old
             # The step actually taken, after rounding θ_k ± h to the dtype.
             fd[k] = (r_up - r_down) / (float(up) - float(down))

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mlpbench.kernels import impl_jax as K
 from mlpbench.mlp import peers
 from mlpbench.mlp.params import Forward, Params
 
@@ -50,18 +51,27 @@ jax.config.update("jax_enable_x64", True)  # once: float64 stays float64 (see ab
 TRACES: Counter[str] = Counter()
 
 
-def _forward(p: Params, X):
+#: The hidden activations (docs/math.md#hidden-activations) in their stable forms (the
+#: part 1 kernels of ``kernels.impl_jax``); their derivatives are JAX's own, by
+#: differentiation: relu' = 0 at 0, tanh' = 1 − tanh², sigmoid' = s(1 − s), softplus'
+#: through the stable form (equal on paper to part 1's; 1 − tanh² and s(1 − s) lose
+#: relative accuracy only in the tails).
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": K.sigmoid,
+               "softplus": K.softplus}
+
+
+def _forward(p: Params, X, activation: str = "relu"):
     TRACES["forward"] += 1  # runs while tracing only, not on compiled calls
     ha = X @ p.W1.T + p.b1  # 2.#1
-    hs = jax.nn.relu(ha)  # 2.#1; its derivative at 0 is 0
+    hs = ACTIVATIONS[activation](ha)  # 2.#1; relu's derivative at 0 is 0
     oa = hs @ p.W2.T + p.b2  # 2.#2
     return ha, hs, oa
 
 
-def _risk(p: Params, X, y, l1, l2, penalized: bool):
+def _risk(p: Params, X, y, l1, l2, penalized: bool, activation: str = "relu"):
     """``R = mean_i (logsumexp(oa_i) − oa[i, y_i]) + penalties`` (2.#4–5)."""
     TRACES["risk"] += 1
-    oa = _forward(p, X)[2]
+    oa = _forward(p, X, activation)[2]
     n = X.shape[0]
     # 2.#4–5: each part divided by n before they meet, then summed: no partial sum
     # exceeds the mean (jnp.mean sums first: inf where the mean is representable).
@@ -76,14 +86,15 @@ def _risk(p: Params, X, y, l1, l2, penalized: bool):
     return R
 
 
-@jax.jit
-def _forward_all(p: Params, X):
-    ha, hs, oa = _forward(p, X)
+def _forward_os(p: Params, X, activation: str = "relu"):
+    ha, hs, oa = _forward(p, X, activation)
     return ha, hs, oa, jax.nn.softmax(oa, axis=1)  # 2.#3
 
 
-_loss = jax.jit(_risk, static_argnames="penalized")
-_loss_and_grad = jax.jit(jax.value_and_grad(_risk), static_argnames="penalized")
+_forward_all = jax.jit(_forward_os, static_argnames="activation")
+_loss = jax.jit(_risk, static_argnames=("penalized", "activation"))
+_loss_and_grad = jax.jit(jax.value_and_grad(_risk),
+                         static_argnames=("penalized", "activation"))
 
 
 def _owned(arrays):
@@ -98,31 +109,35 @@ def _penalized(l1: float, l2: float) -> bool:
 # --- from NumPy arrays (the registry's protocol) -------------------------------------
 
 
-def forward(p: Params, X: np.ndarray) -> Forward:
+def forward(p: Params, X: np.ndarray, activation: str = "relu") -> Forward:
     """``Forward(ha, hs, oa, os)`` for the n rows of X (2.#1–3)."""
-    return Forward(*_owned(jax.device_get(_forward_all(p, X))))
+    return Forward(*_owned(jax.device_get(_forward_all(p, X, activation=activation))))
 
 
-def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0) -> float:
+def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+         activation: str = "relu") -> float:
     """Regularized risk ``R`` (2.#4–5)."""
-    return float(_loss(p, X, y, l1, l2, penalized=_penalized(l1, l2)))
+    return float(_loss(p, X, y, l1, l2, penalized=_penalized(l1, l2), activation=activation))
 
 
 def loss_and_grad(
-    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> tuple[float, Params]:
     """``(R, ∂R/∂Θ)`` by reverse-mode differentiation of R (2.#7–16, 1.#8–9)."""
-    R, g = jax.device_get(_loss_and_grad(p, X, y, l1, l2, penalized=_penalized(l1, l2)))
+    R, g = jax.device_get(_loss_and_grad(p, X, y, l1, l2, penalized=_penalized(l1, l2),
+                                         activation=activation))
     return float(R), Params(*_owned(g))
 
 
 def backward(
-    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> Params:
     """Gradient ``∂R/∂Θ``. JAX differentiates a function, not a recorded forward pass,
     so this ignores ``f`` and runs the compiled value-and-gradient (forward included,
     the same compiled code as ``loss_and_grad``): its time is a whole step."""
-    return loss_and_grad(p, X, y, l1, l2)[1]
+    return loss_and_grad(p, X, y, l1, l2, activation)[1]
 
 
 # --- resident: arrays on the device once, as JAX users run it ------------------------
@@ -142,21 +157,24 @@ def prepare(p: Params, X: np.ndarray, y: np.ndarray) -> Resident:
     return Resident(Params(*p_dev), X_dev, y_dev)
 
 
-def resident_forward(r: Resident) -> Forward:
+def resident_forward(r: Resident, activation: str = "relu") -> Forward:
     """``Forward(ha, hs, oa, os)`` as JAX arrays, computed (2.#1–3)."""
-    return Forward(*jax.block_until_ready(_forward_all(r.p, r.X)))
+    return Forward(*jax.block_until_ready(_forward_all(r.p, r.X, activation=activation)))
 
 
-def resident_loss_and_grad(r: Resident, l1: float = 0.0, l2: float = 0.0):
+def resident_loss_and_grad(r: Resident, l1: float = 0.0, l2: float = 0.0,
+                           activation: str = "relu"):
     """``(R, ∂R/∂Θ)`` as JAX arrays (a 0-d R, a Params), computed."""
     R, g = jax.block_until_ready(
-        _loss_and_grad(r.p, r.X, r.y, l1, l2, penalized=_penalized(l1, l2)))
+        _loss_and_grad(r.p, r.X, r.y, l1, l2, penalized=_penalized(l1, l2),
+                       activation=activation))
     return R, Params(*g)
 
 
-def resident_backward(r: Resident, f: Forward, l1: float = 0.0, l2: float = 0.0) -> Params:
+def resident_backward(r: Resident, f: Forward, l1: float = 0.0, l2: float = 0.0,
+                      activation: str = "relu") -> Params:
     """The gradient as JAX arrays; ``f`` is ignored, as in :func:`backward`."""
-    return resident_loss_and_grad(r, l1, l2)[1]
+    return resident_loss_and_grad(r, l1, l2, activation)[1]
 
 
 #: ``jax``: the spec's batch forms, differentiated and compiled by JAX.

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mlpbench.kernels import impl_torch as K
 from mlpbench.mlp import peers
 from mlpbench.mlp.params import Forward, Params
 
@@ -44,9 +45,20 @@ def _numpy(*tensors: torch.Tensor) -> tuple[np.ndarray, ...]:
     return tuple(t.numpy() for t in tensors)
 
 
-def _forward(W1, b1, W2, b2, X) -> tuple[torch.Tensor, ...]:
+#: The hidden activations (docs/math.md#hidden-activations) and their derivatives in ha,
+#: part 1's stable forms as PyTorch operations (kernels.impl_torch); ``torch`` uses both,
+#: ``torch-autograd`` the forward ones and autograd's derivatives of them.
+ACTIVATIONS = {
+    "relu": (torch.relu, None),  # 1.#7: the mask 1[ha > 0], see _manual_backward
+    "tanh": (torch.tanh, K.tanh_grad),  # 1.#4
+    "sigmoid": (K.sigmoid, K.sigmoid_grad),  # 1.#1, 1.#3
+    "softplus": (K.softplus, K.sigmoid),  # 1.#5: softplus' = sigmoid
+}
+
+
+def _forward(W1, b1, W2, b2, X, activation: str = "relu") -> tuple[torch.Tensor, ...]:
     ha = torch.addmm(b1, X, W1.T)  # 2.#1: X W1ᵀ + b1
-    hs = torch.relu(ha)  # 2.#1
+    hs = ACTIVATIONS[activation][0](ha)  # 2.#1
     oa = torch.addmm(b2, hs, W2.T)  # 2.#2: hs W2ᵀ + b2
     os = torch.softmax(oa, dim=1)  # 2.#3
     return ha, hs, oa, os
@@ -77,7 +89,8 @@ def _penalty(W1: torch.Tensor, W2: torch.Tensor, l1: float, l2: float):
 # --- torch: the matrix formulas -----------------------------------------------------
 
 
-def _manual_backward(W1, W2, X, y, ha, hs, os, l1: float, l2: float) -> tuple[torch.Tensor, ...]:
+def _manual_backward(W1, W2, X, y, ha, hs, os, l1: float, l2: float,
+                     activation: str = "relu") -> tuple[torch.Tensor, ...]:
     n = X.shape[0]
     G_oa = os.clone()
     G_oa[torch.arange(n), y] -= 1  # 2.#7–8: os − onehot(y)
@@ -85,7 +98,11 @@ def _manual_backward(W1, W2, X, y, ha, hs, os, l1: float, l2: float) -> tuple[to
     gW2 = G_oa.T @ hs  # 2.#9–10
     gb2 = G_oa.sum(dim=0)  # 2.#9–10
     G_ha = G_oa @ W2  # 2.#11–12: G_hs, turned into G_ha in place below
-    G_ha.masked_fill_(ha <= 0, 0)  # 2.#13–14: the indicator tests ha (relu' = 0 at 0)
+    grad = ACTIVATIONS[activation][1]
+    if grad is None:
+        G_ha.masked_fill_(ha <= 0, 0)  # 2.#13–14: the indicator tests ha (relu' = 0 at 0)
+    else:
+        G_ha.mul_(grad(ha))  # 2.#13–14: G_hs ⊙ act'(ha)
     gW1 = G_ha.T @ X  # 2.#15–16
     gb1 = G_ha.sum(dim=0)  # 2.#15–16
     if l1 != 0.0:
@@ -98,37 +115,41 @@ def _manual_backward(W1, W2, X, y, ha, hs, os, l1: float, l2: float) -> tuple[to
 
 
 @torch.no_grad()
-def forward(p: Params, X: np.ndarray) -> Forward:
+def forward(p: Params, X: np.ndarray, activation: str = "relu") -> Forward:
     """``Forward(ha, hs, oa, os)`` for the n rows of X (2.#1–3); n×d_h, n×d_h, n×m, n×m."""
-    return Forward(*_numpy(*_forward(*_tensors(*p, X))))
+    return Forward(*_numpy(*_forward(*_tensors(*p, X), activation)))
 
 
 @torch.no_grad()
-def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0) -> float:
+def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+         activation: str = "relu") -> float:
     """Regularized risk ``R`` (2.#4–5)."""
     W1, b1, W2, b2, X, y = _tensors(*p, X, y)
-    oa = _forward(W1, b1, W2, b2, X)[2]
+    oa = _forward(W1, b1, W2, b2, X, activation)[2]
     return float(_mean_nll(oa, y) + _penalty(W1, W2, l1, l2))
 
 
 @torch.no_grad()
 def backward(
-    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> Params:
     """Gradient ``∂R/∂Θ`` given the forward pass f (2.#7–16, penalties 1.#8–9)."""
     W1, _, W2, _, X, y, ha, hs, _, os = _tensors(*p, X, y, *f)
-    return Params(*_numpy(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2)))
+    return Params(*_numpy(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2, activation)))
 
 
 @torch.no_grad()
 def loss_and_grad(
-    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> tuple[float, Params]:
     """``(R, ∂R/∂Θ)`` from one forward pass."""
     W1, b1, W2, b2, X, y = _tensors(*p, X, y)
-    ha, hs, oa, os = _forward(W1, b1, W2, b2, X)
+    ha, hs, oa, os = _forward(W1, b1, W2, b2, X, activation)
     R = float(_mean_nll(oa, y) + _penalty(W1, W2, l1, l2))
-    return R, Params(*_numpy(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2)))
+    return R, Params(*_numpy(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2,
+                                               activation)))
 
 
 def prepare(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -137,26 +158,27 @@ def prepare(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, ...]
 
 
 @torch.no_grad()
-def resident_forward(r: tuple[torch.Tensor, ...]) -> Forward:
+def resident_forward(r: tuple[torch.Tensor, ...], activation: str = "relu") -> Forward:
     """``Forward(ha, hs, oa, os)`` as tensors (2.#1–3)."""
-    return Forward(*_forward(*r[:5]))
+    return Forward(*_forward(*r[:5], activation))
 
 
 @torch.no_grad()
-def resident_loss_and_grad(r: tuple[torch.Tensor, ...], l1: float = 0.0, l2: float = 0.0):
+def resident_loss_and_grad(r: tuple[torch.Tensor, ...], l1: float = 0.0, l2: float = 0.0,
+                           activation: str = "relu"):
     """``(R, ∂R/∂Θ)`` as tensors (a 0-d R, a Params) from one forward pass."""
     W1, b1, W2, b2, X, y = r
-    ha, hs, oa, os = _forward(W1, b1, W2, b2, X)
+    ha, hs, oa, os = _forward(W1, b1, W2, b2, X, activation)
     R = _mean_nll(oa, y) + _penalty(W1, W2, l1, l2)
-    return R, Params(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2))
+    return R, Params(*_manual_backward(W1, W2, X, y, ha, hs, os, l1, l2, activation))
 
 
 @torch.no_grad()
 def resident_backward(r: tuple[torch.Tensor, ...], f: Forward, l1: float = 0.0,
-                      l2: float = 0.0) -> Params:
+                      l2: float = 0.0, activation: str = "relu") -> Params:
     """The gradient as tensors, given the forward pass f (tensors)."""
     W1, _, W2, _, X, y = r
-    return Params(*_manual_backward(W1, W2, X, y, f.ha, f.hs, f.os, l1, l2))
+    return Params(*_manual_backward(W1, W2, X, y, f.ha, f.hs, f.os, l1, l2, activation))
 
 
 #: ``torch``: the batch matrix formulas of the spec, written with PyTorch tensors.
@@ -176,33 +198,42 @@ def _cross_entropy_mean(oa: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (F.cross_entropy(oa, y, reduction="none") / oa.shape[0]).sum()
 
 
+def _autograd_hidden(activation: str):
+    """The activation autograd differentiates: ``F.relu`` for ReLU (derivative 0 at 0, as in
+    the spec), else the forward form of ACTIVATIONS."""
+    return F.relu if activation == "relu" else ACTIVATIONS[activation][0]
+
+
 @torch.no_grad()
 def autograd_loss(
-    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> float:
     """Regularized risk ``R`` through ``F.cross_entropy`` (2.#3–5), as autograd sees it."""
     W1, b1, W2, b2, X, y = _tensors(*p, X, y)
-    oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
+    oa = F.linear(_autograd_hidden(activation)(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
     return float(_cross_entropy_mean(oa, y) + _penalty(W1, W2, l1, l2))
 
 
 def autograd_loss_and_grad(
-    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> tuple[float, Params]:
     """``(R, ∂R/∂Θ)`` by ``torch.autograd.grad`` through ``F.cross_entropy``.
 
     ``F.relu`` and ``abs`` have derivative 0 at 0 in autograd, as in the spec.
     """
-    R, grads = _autograd_step(autograd_prepare(p, X, y), l1, l2)
+    R, grads = _autograd_step(autograd_prepare(p, X, y), l1, l2, activation)
     return float(R), Params(*_numpy(*grads))
 
 
 def autograd_backward(
-    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> Params:
     """Gradient ``∂R/∂Θ``. Autograd needs the graph its own forward pass records, so
     this ignores ``f`` and runs forward and backward again: its time is a whole step."""
-    return autograd_loss_and_grad(p, X, y, l1, l2)[1]
+    return autograd_loss_and_grad(p, X, y, l1, l2, activation)[1]
 
 
 def autograd_prepare(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -212,31 +243,32 @@ def autograd_prepare(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[torch.Ten
     return (*(t.detach().requires_grad_() for t in (W1, b1, W2, b2)), X, y)
 
 
-def _autograd_step(r: tuple[torch.Tensor, ...], l1: float, l2: float):
+def _autograd_step(r: tuple[torch.Tensor, ...], l1: float, l2: float,
+                   activation: str = "relu"):
     W1, b1, W2, b2, X, y = r
     with torch.enable_grad():
-        oa = F.linear(F.relu(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
+        oa = F.linear(_autograd_hidden(activation)(F.linear(X, W1, b1)), W2, b2)  # 2.#1–2
         R = _cross_entropy_mean(oa, y) + _penalty(W1, W2, l1, l2)  # 2.#3–5
         grads = torch.autograd.grad(R, (W1, b1, W2, b2))
     return R.detach(), Params(*grads)
 
 
 @torch.no_grad()
-def autograd_resident_forward(r: tuple[torch.Tensor, ...]) -> Forward:
+def autograd_resident_forward(r: tuple[torch.Tensor, ...], activation: str = "relu") -> Forward:
     """``Forward(ha, hs, oa, os)`` as tensors (2.#1–3), no graph recorded."""
-    return Forward(*_forward(*r[:5]))
+    return Forward(*_forward(*r[:5], activation))
 
 
 def autograd_resident_loss_and_grad(r: tuple[torch.Tensor, ...], l1: float = 0.0,
-                                    l2: float = 0.0):
+                                    l2: float = 0.0, activation: str = "relu"):
     """``(R, ∂R/∂Θ)`` as tensors, by ``torch.autograd.grad``."""
-    return _autograd_step(r, l1, l2)
+    return _autograd_step(r, l1, l2, activation)
 
 
 def autograd_resident_backward(r: tuple[torch.Tensor, ...], f: Forward, l1: float = 0.0,
-                               l2: float = 0.0) -> Params:
+                               l2: float = 0.0, activation: str = "relu") -> Params:
     """The gradient as tensors; ``f`` is ignored, as in :func:`autograd_backward`."""
-    return _autograd_step(r, l1, l2)[1]
+    return _autograd_step(r, l1, l2, activation)[1]
 
 
 #: ``torch-autograd``: the same forward; loss and gradients by F.cross_entropy and autograd.

@@ -38,11 +38,19 @@ from mlpbench.errors import InputError, InputTypeError, PluginError
 from mlpbench.mlp import peers as _peers
 from mlpbench.mlp import plugins as _plugins
 from mlpbench.mlp.params import Forward, Params
-from mlpbench.mlp.validation import check_forward, check_inputs, check_out, check_penalties
+from mlpbench.mlp.validation import (
+    DEFAULT_ACTIVATION,
+    check_activation,
+    check_forward,
+    check_inputs,
+    check_out,
+    check_penalties,
+)
 
 __all__ = [
     "CORE_IMPLEMENTATIONS", "FALLBACK_COLOURS", "IMPLEMENTATIONS", "RAW_FUNCTIONS",
-    "REQUIRED_FUNCTIONS", "ImplInfo", "Implementation", "colour", "discover", "get", "info",
+    "REQUIRED_FUNCTIONS", "ImplInfo", "Implementation", "activation_kwargs", "colour",
+    "discover", "get", "info",
     "infos", "is_jit", "marker", "names", "register", "register_spec", "sort_key",
     "takes_out",
 ]
@@ -144,41 +152,48 @@ class Implementation:
     def __repr__(self) -> str:
         return f"<mlp implementation {self.name!r}>"
 
-    def forward(self, p, X) -> Forward:
+    def forward(self, p, X, *, activation=DEFAULT_ACTIVATION) -> Forward:
         """Forward pass: ``Forward(ha, hs, oa, os)`` for the n rows of X (2.#1–3).
 
-        ``ha = X W1ᵀ + b1``, ``hs = relu(ha)``, ``oa = hs W2ᵀ + b2``, ``os = softmax(oa)``;
-        ha and hs are n×d_h, oa and os n×m, in the dtype of X.
+        ``ha = X W1ᵀ + b1``, ``hs = act(ha)``, ``oa = hs W2ᵀ + b2``, ``os = softmax(oa)``;
+        ha and hs are n×d_h, oa and os n×m, in the dtype of X. ``activation``: the hidden
+        units' function, one of ``"relu"`` (the default), ``"tanh"``, ``"sigmoid"``,
+        ``"softplus"`` (docs/math.md#hidden-activations); the same keyword in every
+        function here.
         """
+        act = _activation_kwargs(self.name, self.raw.forward, activation)
         p, X, _ = check_inputs(p, X)
-        f = self.raw.forward(p, X)
+        f = self.raw.forward(p, X, **act)
         if not self.trusted:
             f = _plugins.check_forward_result(self.name, f, p, X)
         return f
 
-    def loss(self, p, X, y, l1=0.0, l2=0.0) -> float:
+    def loss(self, p, X, y, l1=0.0, l2=0.0, *, activation=DEFAULT_ACTIVATION) -> float:
         """Regularized empirical risk (2.#4–5), a Python float:
 
         ``R = mean_i (logsumexp(oa_i) − oa[i, y_i]) + l1·(‖W1‖₁+‖W2‖₁) + l2·(‖W1‖₂²+‖W2‖₂²)``.
         """
+        act = _activation_kwargs(self.name, self.raw.loss, activation)
         p, X, y = check_inputs(p, X, y)
         l1, l2 = check_penalties(l1, l2)
-        loss = self.raw.loss(p, X, y, l1, l2)
+        loss = self.raw.loss(p, X, y, l1, l2, **act)
         if not self.trusted:
             return _plugins.check_loss_result(self.name, "loss", loss)
         return float(loss)
 
-    def loss_and_grad(self, p, X, y, l1=0.0, l2=0.0, out=None) -> tuple[float, Params]:
+    def loss_and_grad(self, p, X, y, l1=0.0, l2=0.0, out=None, *,
+                      activation=DEFAULT_ACTIVATION) -> tuple[float, Params]:
         """The risk R and its gradient ``Params(∂R/∂W1, ∂R/∂b1, ∂R/∂W2, ∂R/∂b2)`` (2.#7–16).
 
         out: None (fresh gradient arrays), or an ``mlp.Params`` of preallocated buffers,
         e.g. ``mlp.empty_like(p)``: the gradient is written there and out is returned.
         """
+        act = _activation_kwargs(self.name, self.raw.loss_and_grad, activation)
         given = (p, X, y)
         p, X, y = check_inputs(p, X, y)
         l1, l2 = check_penalties(l1, l2)
         if out is None:
-            result = self.raw.loss_and_grad(p, X, y, l1, l2)
+            result = self.raw.loss_and_grad(p, X, y, l1, l2, **act)
             if not self.trusted:
                 return _plugins.check_loss_and_grad_result(self.name, result, p)
             loss, g = result
@@ -187,46 +202,81 @@ class Implementation:
         out = check_out(out, p, (*given[0], *given[1:], *p, X, y))
         fn = self.raw.loss_and_grad
         if takes_out(fn):
-            result = fn(p, X, y, l1, l2, out=out)
+            result = fn(p, X, y, l1, l2, out=out, **act)
             if not self.trusted:
                 loss, _ = _plugins.check_loss_and_grad_result(self.name, result, p)
                 _plugins.check_grad_result(self.name, "loss_and_grad (out=)", out, p)
                 return loss, out
             loss, _ = result
         else:
-            result = fn(p, X, y, l1, l2)
+            result = fn(p, X, y, l1, l2, **act)
             if not self.trusted:
                 result = _plugins.check_loss_and_grad_result(self.name, result, p)
             loss, g = result
             _copy_into(out, g)
         return float(loss), out
 
-    def backward(self, p, X, y, f, l1=0.0, l2=0.0, out=None) -> Params:
-        """Gradient of R given the forward pass ``f = forward(p, X)`` (2.#7–16).
+    def backward(self, p, X, y, f, l1=0.0, l2=0.0, out=None, *,
+                 activation=DEFAULT_ACTIVATION) -> Params:
+        """Gradient of R given the forward pass ``f = forward(p, X, activation=...)``
+        (2.#7–16), with the same activation.
 
         out: as for ``loss_and_grad``; the gradient is written there and out is returned.
         """
+        act = _activation_kwargs(self.name, self.raw.backward, activation)
         given = (p, X, y, f)
         p, X, y = check_inputs(p, X, y)
         l1, l2 = check_penalties(l1, l2)
         f = check_forward(f, p, X)
         if out is None:
-            g = self.raw.backward(p, X, y, f, l1, l2)
+            g = self.raw.backward(p, X, y, f, l1, l2, **act)
             if not self.trusted:
                 g = _plugins.check_grad_result(self.name, "backward", g, p)
             return g
         out = check_out(out, p, (*given[0], *given[1:3], *given[3], *p, X, y, *f))
         fn = self.raw.backward
         if takes_out(fn):
-            fn(p, X, y, f, l1, l2, out=out)
+            fn(p, X, y, f, l1, l2, out=out, **act)
             if not self.trusted:
                 _plugins.check_grad_result(self.name, "backward (out=)", out, p)
         else:
-            g = fn(p, X, y, f, l1, l2)
+            g = fn(p, X, y, f, l1, l2, **act)
             if not self.trusted:
                 g = _plugins.check_grad_result(self.name, "backward", g, p)
             _copy_into(out, g)
         return out
+
+
+@functools.lru_cache(maxsize=64)
+def takes_activation(fn) -> bool:
+    """Whether a raw function accepts the keyword ``activation``."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "activation" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _activation_kwargs(name: str, fn, activation) -> dict:
+    """The keywords that give raw ``fn`` the checked ``activation`` (the one boundary
+    check, docs/math.md#hidden-activations): none for ReLU, so an implementation that
+    knows only ReLU (an older plugin) runs unchanged; ``{"activation": ...}``
+    otherwise, refused (InputError) for a function without that keyword."""
+    activation = check_activation(activation)
+    if activation == DEFAULT_ACTIVATION:
+        return {}
+    if not takes_activation(fn):
+        raise InputError(f"implementation {name!r} computes ReLU hidden units only: its "
+                         f"{getattr(fn, '__name__', 'function')} takes no activation "
+                         f"keyword, so activation={activation!r} cannot be given to it")
+    return {"activation": activation}
+
+
+def activation_kwargs(fn, activation, name: str = "implementation") -> dict:
+    """The keywords giving raw ``fn`` the ``activation`` (checked): ``{}`` for ReLU (every
+    raw function computes it without a keyword), ``{"activation": a}`` otherwise. For the
+    callers of raw functions (the harness, training), which check once per run."""
+    return _activation_kwargs(name, fn, activation)
 
 
 @functools.lru_cache(maxsize=64)

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpbench.checks import FLOAT_DTYPES, check_penalty, check_positive_int
+from mlpbench.checks import FLOAT_DTYPES, check_choice, check_penalty, check_positive_int
 from mlpbench.errors import InputError, InputTypeError
 from mlpbench.mlp.params import Forward, Params
 
-__all__ = ["check_forward", "check_inputs", "check_out", "check_penalties"]
+__all__ = ["ACTIVATIONS", "DEFAULT_ACTIVATION", "check_activation", "check_forward",
+           "check_inputs", "check_out", "check_penalties"]
+
+#: Hidden activations every implementation computes (docs/math.md#hidden-activations):
+#: the default, ReLU (1.#7), and part 1's tanh (1.#4), sigmoid (1.#1, 1.#3), softplus (1.#5).
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "softplus")
+DEFAULT_ACTIVATION = "relu"
 
 _PARAM_NDIM = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}
 
@@ -139,6 +145,12 @@ def check_inputs(p, X, y=None, m=None) -> tuple[Params, np.ndarray, np.ndarray |
     if y is not None:
         y = _check_labels(y, X.shape[0], n_classes)
     return p, X, y
+
+
+def check_activation(activation) -> str:
+    """``activation`` if it is one of :data:`ACTIVATIONS`; InputError (or InputTypeError)
+    naming the choices otherwise."""
+    return check_choice("activation", activation, ACTIVATIONS)
 
 
 def check_penalties(l1, l2) -> tuple[float, float]:
