@@ -33,6 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--m", type=int, default=10, help="number of classes (default: 10)")
     common.add_impl(p)
     common.add_dtypes(p)
+    common.add_activation(p)
     p.add_argument("--phase", action=common.ListAction, metavar="LIST", default=None,
                    help=f"forward, backward, step (= loss_and_grad), {common.LIST_FORMS} "
                         "(default: step)")
@@ -140,7 +141,7 @@ def sweep_config(args, threads=None):
                        phases=tuple(args.phase or ["step"]), l1=args.l1, l2=args.l2,
                        budget_s=args.budget, threads=common.resolve_threads(threads),
                        seed=args.seed, quick=args.quick, reference=args.reference,
-                       precision=args.precision,
+                       precision=args.precision, activation=args.activation or "relu",
                        peer_inputs=getattr(args, "peer_inputs", "resident"))
 
 

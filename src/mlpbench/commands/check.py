@@ -23,6 +23,7 @@ def register(subparsers) -> None:
                     "status 1 if any fails, 2 if one cannot be loaded.")
     common.add_impl(p)
     common.add_dtypes(p, default="float32,float64")
+    common.add_activation(p)
     p.add_argument(
         "--shape", action="append", nargs=4, type=int, metavar=("N", "D", "D_H", "M"),
         help="problem shape (repeatable; default: a one-element, a small and a ragged "
@@ -55,9 +56,12 @@ def run(args) -> int:
             raise UsageError(f"--shape N D D_H M takes sizes >= 1, got {' '.join(map(str, s))}")
     if args.problems < 1:
         raise UsageError(f"--problems must be at least 1, got {args.problems}")
-    rows = run_checks(names, dtypes, shapes, args.problems, args.seed, fd=not args.no_fd)
+    activation = args.activation or "relu"
+    rows = run_checks(names, dtypes, shapes, args.problems, args.seed, fd=not args.no_fd,
+                      activation=activation)
     print(f"mlpbench check: shapes (n, d, d_h, m) {', '.join(map(str, shapes))}; "
-          f"{args.problems} problem(s) each, penalties (l1, l2) in {list(PENALTIES)}")
+          f"{args.problems} problem(s) each, penalties (l1, l2) in {list(PENALTIES)}"
+          + (f"; activation {activation}" if activation != "relu" else ""))
     print("errors vs numpy: max over all outputs of max|a - b| / max(|a|, |b|);"
           " fd: gradient vs central finite differences of the implementation's own loss;"
           " bad inputs: the registry's checks raise the documented errors")

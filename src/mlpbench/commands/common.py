@@ -193,6 +193,15 @@ def add_dtypes(parser, *, default: str = "float64") -> None:
                         help=f"float32, float64 or both, {LIST_FORMS} (default: {default})")
 
 
+def add_activation(parser) -> None:
+    """``--activation``: the hidden units' function (docs/math.md#hidden-activations)."""
+    from mlpbench.mlp.validation import ACTIVATIONS, DEFAULT_ACTIVATION
+
+    parser.add_argument("--activation", default=None, metavar="NAME",
+                        help=f"hidden activation: {', '.join(ACTIVATIONS)} "
+                             f"(default: {DEFAULT_ACTIVATION})")
+
+
 def parse_threads(text: str) -> int | str:
     """``--threads``: a positive count, or ``all`` (resolved when the command runs)."""
     if text.strip() == ALL:

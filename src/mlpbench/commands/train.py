@@ -54,6 +54,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the data, the split, the initial parameters and the shuffling")
     p.add_argument("--dtype", default="float64", help="float64 (default) or float32")
+    common.add_activation(p)
     p.add_argument("--n", type=int, help=f"examples for moons (default 600; {sheet.DEFAULTS['n']} "
                                          "for --sheet) and blobs (default 1000)")
     p.add_argument("--d", type=int, help="blobs: input dimension (default 2)")
@@ -79,6 +80,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.activation is not None:
+        from mlpbench.mlp.validation import check_activation
+
+        check_activation(args.activation)
+    if args.activation is not None and (args.time_epochs or args.sheet):
+        raise UsageError("--activation applies to plain training; --sheet and --time-epochs "
+                         "train ReLU networks")
     if args.time_epochs:
         return _time_epochs(args)
     if args.sheet:
@@ -106,7 +114,8 @@ def _train(args) -> int:
     print(f"training on {data}: {ds.X_train.shape[0]} train / {ds.X_val.shape[0]} validation / "
           f"{ds.X_test.shape[0]} test, d={ds.d}, m={ds.m}, d_h={opts['hidden']}, "
           f"impl={opts['impl']}, lr={opts['lr']:g}, K={outputs.batch_text(opts['batch'])}, "
-          f"l1={opts['l1']:g}, l2={opts['l2']:g}, epochs={opts['epochs']}")
+          f"l1={opts['l1']:g}, l2={opts['l2']:g}, epochs={opts['epochs']}"
+          + (f", activation={args.activation}" if args.activation else ""))
     bar = tqdm(total=opts["epochs"], unit="epoch", disable=True if args.no_progress else None,
                file=sys.stderr, dynamic_ncols=True)
 
@@ -122,7 +131,8 @@ def _train(args) -> int:
                 impl, p0, ds.X_train, ds.y_train, val=(ds.X_val, ds.y_val),
                 test=(ds.X_test, ds.y_test), lr=opts["lr"], epochs=opts["epochs"],
                 batch_size=opts["batch"], l1=opts["l1"], l2=opts["l2"],
-                patience=opts["patience"], seed=args.seed, on_epoch=on_epoch)
+                patience=opts["patience"], seed=args.seed, on_epoch=on_epoch,
+                activation=args.activation or "relu")
         finally:
             bar.close()
     except TrainingDiverged as exc:

@@ -338,7 +338,8 @@ def _lost_point(cfg: SweepConfig, key: tuple, why: str, host: str | None) -> dic
     from mlpbench.harness.sweep import new_point
 
     impl, dtype, phase, n, d, d_h, m = key[:7]
-    point = new_point(impl, dtype, phase, {"n": n, "d": d, "d_h": d_h, "m": m}, cfg.l1, cfg.l2)
+    point = new_point(impl, dtype, phase, {"n": n, "d": d, "d_h": d_h, "m": m}, cfg.l1, cfg.l2,
+                      cfg.activation)
     point.update(reason=f"not measured: {why}", lost=True, host=host)
     return point
 
@@ -346,7 +347,7 @@ def _lost_point(cfg: SweepConfig, key: tuple, why: str, host: str | None) -> dic
 def _size_keys(cfg: SweepConfig, pt: Mapping[str, int]) -> list[tuple]:
     from mlpbench.harness.sweep import new_point
 
-    return [schema.point_key(new_point(impl, dtype, phase, pt, cfg.l1, cfg.l2))
+    return [schema.point_key(new_point(impl, dtype, phase, pt, cfg.l1, cfg.l2, cfg.activation))
             for dtype, phase, impl in itertools.product(cfg.dtypes, cfg.phases,
                                                         cfg.implementations)]
 

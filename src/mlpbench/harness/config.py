@@ -75,6 +75,8 @@ class SweepConfig:
     reference: str = "numpy"
     #: Adaptive sampling stops once the 95% intervals are this narrow (relative).
     precision: float = 0.03
+    #: The hidden activation of every point (docs/math.md#hidden-activations).
+    activation: str = "relu"
     #: How the peers (PyTorch, JAX) get their inputs: "resident" (converted to their own
     #: types once per point, outside the timed call, as their users run them) or
     #: "numpy" (NumPy arrays at every call, the conversion timed). See harness.gate.
@@ -114,6 +116,7 @@ class SweepConfig:
             "budget_s": self.resolved_budget(), "seed": self.seed, "quick": bool(self.quick),
             "threads": self.threads, "reference": self.reference,
             "precision": float(self.precision), "peer_inputs": self.peer_inputs,
+            "activation": self.activation,
         }
 
 
@@ -192,6 +195,9 @@ def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) ->
         raise InputError(f"seed must be a non-negative integer, got {cfg.seed!r}")
     # A reference that is not timed in this sweep gives no ratios, not an error.
     check_choice("reference", cfg.reference, available_implementations(impls))
+    from mlpbench.mlp.validation import check_activation
+
+    check_activation(cfg.activation)
     check_positive("precision", cfg.precision)
     if cfg.precision >= 1:
         raise InputError(f"precision is a relative half-width below 1 (0.03 = ±3%), "

@@ -59,7 +59,7 @@ def numpy_output(out: Any) -> Any:
 
 
 def phase_call(impl: Any, phase: str, problem: tuple, l1: float, l2: float,
-               peer_inputs: str = "resident") -> Callable[[], Any]:
+               peer_inputs: str = "resident", activation: str = "relu") -> Callable[[], Any]:
     """The callable timed for ``phase``: raw forward, raw backward, or raw loss_and_grad.
 
     ``backward`` receives the implementation's own forward pass, computed here once.
@@ -72,34 +72,57 @@ def phase_call(impl: Any, phase: str, problem: tuple, l1: float, l2: float,
     problem's arrays are unchanged (putting them back if not, for the others), and
     raises ``mlp.plugins.PluginResultError`` naming the function: the point fails with
     that reason and is not timed.
+
+    ``activation``: the hidden activation, given to the raw functions as the keyword
+    ``activation`` unless it is ReLU (an implementation without the keyword raises
+    InputError here: the point fails with that reason).
     """
     p, X, y = problem
     raw, l1, l2 = impl.raw, float(l1), float(l2)
-    if inputs_used(impl, peer_inputs) == "resident":
-        return _resident_call(raw, phase, problem, l1, l2)
+    resident = inputs_used(impl, peer_inputs) == "resident"
+    a = _activation_kwargs(impl, phase, activation, resident)
+    if resident:
+        return _resident_call(raw, phase, problem, l1, l2, a)
     if getattr(impl, "trusted", True) is False:
-        return _first_call_checked(impl, phase, problem, l1, l2)
+        return _first_call_checked(impl, phase, problem, l1, l2, a)
     if phase == "forward":
-        return lambda: raw.forward(p, X)
+        return lambda: raw.forward(p, X, **a)
     if phase == "backward":
-        f = raw.forward(p, X)
-        return lambda: raw.backward(p, X, y, f, l1, l2)
-    return lambda: raw.loss_and_grad(p, X, y, l1, l2)
+        f = raw.forward(p, X, **a)
+        return lambda: raw.backward(p, X, y, f, l1, l2, **a)
+    return lambda: raw.loss_and_grad(p, X, y, l1, l2, **a)
 
 
-def _resident_call(raw: Any, phase: str, problem: tuple, l1: float, l2: float
-                   ) -> Callable[[], Any]:
+def _activation_kwargs(impl: Any, phase: str, activation: str, resident: bool) -> dict:
+    """``{}`` for ReLU, else ``{"activation": activation}`` once every raw function the
+    phase calls takes that keyword (InputError otherwise)."""
+    if activation == "relu":
+        return {}
+    from mlpbench.mlp.registry import activation_kwargs
+
+    prefix = "resident_" if resident else ""
+    names = {"forward": ("forward",), "backward": ("forward", "backward")}.get(
+        phase, ("loss_and_grad",))
+    kwargs: dict = {}
+    for fn in names:
+        kwargs = activation_kwargs(getattr(impl.raw, prefix + fn), activation,
+                                   getattr(impl, "name", "implementation"))
+    return kwargs
+
+
+def _resident_call(raw: Any, phase: str, problem: tuple, l1: float, l2: float,
+                   a: dict) -> Callable[[], Any]:
     resident = raw.prepare(*problem)  # once per point, outside the timed call
     if phase == "forward":
-        return lambda: raw.resident_forward(resident)
+        return lambda: raw.resident_forward(resident, **a)
     if phase == "backward":
-        f = raw.resident_forward(resident)
-        return lambda: raw.resident_backward(resident, f, l1, l2)
-    return lambda: raw.resident_loss_and_grad(resident, l1, l2)
+        f = raw.resident_forward(resident, **a)
+        return lambda: raw.resident_backward(resident, f, l1, l2, **a)
+    return lambda: raw.resident_loss_and_grad(resident, l1, l2, **a)
 
 
-def _first_call_checked(impl: Any, phase: str, problem: tuple, l1: float, l2: float
-                        ) -> Callable[[], Any]:
+def _first_call_checked(impl: Any, phase: str, problem: tuple, l1: float, l2: float,
+                        a: dict) -> Callable[[], Any]:
     from mlpbench.mlp import plugins
 
     p, X, y = problem
@@ -108,16 +131,16 @@ def _first_call_checked(impl: Any, phase: str, problem: tuple, l1: float, l2: fl
     fn = {"forward": "forward", "backward": "backward"}.get(phase, "loss_and_grad")
     if phase == "forward":
         def call():
-            return raw.forward(p, X)
+            return raw.forward(p, X, **a)
     elif phase == "backward":
-        f = plugins.check_forward_result(name, raw.forward(p, X), p, X)
+        f = plugins.check_forward_result(name, raw.forward(p, X, **a), p, X)
         guard.check("forward")
 
         def call():
-            return raw.backward(p, X, y, f, l1, l2)
+            return raw.backward(p, X, y, f, l1, l2, **a)
     else:
         def call():
-            return raw.loss_and_grad(p, X, y, l1, l2)
+            return raw.loss_and_grad(p, X, y, l1, l2, **a)
     first = [True]
 
     def checked():

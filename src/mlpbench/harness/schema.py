@@ -24,7 +24,9 @@ layout (the harness writes it, the report reads it, tests build synthetic ones):
                 "dtypes": ["float64"], "phases": ["step"],
                 "l1": 0.0, "l2": 0.0, "budget_s": 20.0, "seed": 0, "quick": false,
                 "threads": null | int,       as requested (null: machine.DEFAULT_THREADS)
-                "peer_inputs": "resident" | "numpy"},   how the peers got their inputs
+                "peer_inputs": "resident" | "numpy",    how the peers got their inputs
+                "activation": "relu" | "tanh" | "sigmoid" | "softplus"},  the hidden units'
+                                     (absent in older files: relu)
       "peak": null | {"gemm_gflops": {"float64": {"1": 18.4, "2": 36.6},
                                       "float32": {"1": 38.4, "2": 76.3}},
                       "triad_gbs": 17.0, "gemm_size": 2048, "triad_bytes": 200000000,
@@ -53,7 +55,9 @@ A ``Point`` is one (implementation, dtype, phase, n, d, d_h, m)::
      "jit_compiled", "jit_cached": optional; numba signatures the cold call compiled, or
          loaded from numba's on-disk cache (both 0 for code without numba),
      "inputs": optional; "resident" (a peer timed on its own types, converted once per
-         point outside the timed call) or "numpy" (NumPy arrays at every call)}
+         point outside the timed call) or "numpy" (NumPy arrays at every call),
+     "activation": optional (absent: "relu"); the hidden activation, the last element
+         of the point's key (point_key)}
 
 A skipped point always carries a ``reason``: the budget (with ``predicted_s``),
 or memory ("memory: needs ~X GiB, Y GiB available"). :func:`validate` checks every
@@ -107,6 +111,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlpbench.errors import ResultFileError
+from mlpbench.mlp.validation import ACTIVATIONS, DEFAULT_ACTIVATION
 
 SCHEMA = "mlpbench.results"
 SCHEMA_VERSION = 1
@@ -183,7 +188,9 @@ def flops(phase: str, n: int, d: int, d_h: int, m: int) -> int:
 
 
 def point_key(point: Mapping[str, Any]) -> tuple:
-    """Identity of a point within a sweep (used by ``--resume`` and ``compare``).
+    """Identity of a point within a sweep (used by ``--resume`` and ``compare``):
+    ``(impl, dtype, phase, n, d, d_h, m, l1, l2, activation)``, the activation last
+    (``"relu"`` for points of files written before it was recorded).
 
     A kernel point's: ``("kernel", kernel, impl, dtype, size, m)`` (m: the row width of
     softmax and logsumexp, None for the others).
@@ -193,7 +200,8 @@ def point_key(point: Mapping[str, Any]) -> tuple:
                 point.get("m"))
     return (point["impl"], point["dtype"], point["phase"],
             point["n"], point["d"], point["d_h"], point["m"],
-            float(point.get("l1", 0.0)), float(point.get("l2", 0.0)))
+            float(point.get("l1", 0.0)), float(point.get("l2", 0.0)),
+            point.get("activation") or DEFAULT_ACTIVATION)
 
 
 # --- field checks: each returns None or raises SchemaError "<where>: <field> ..." ----------
@@ -344,6 +352,8 @@ def validate_point(p: Any, i: int = 0) -> dict:
         _nonneg(where, "loadavg", p["loadavg"], optional=True)
     if "inputs" in p:
         _choice(where, "inputs", p["inputs"], INPUTS)
+    if "activation" in p:
+        _choice(where, "activation", p["activation"], ACTIVATIONS)
     _check_raw_samples(where, p)
     if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
         raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
@@ -415,7 +425,8 @@ def validate_sweep(sweep: Any, where: str = "sweep") -> dict:
               "threads": lambda v: v is None or _size(where, "threads", v),
               "reference": lambda v: _text(where, "reference", v),
               "precision": lambda v: _positive(where, "precision", v),
-              "peer_inputs": lambda v: _choice(where, "peer_inputs", v, INPUTS)}
+              "peer_inputs": lambda v: _choice(where, "peer_inputs", v, INPUTS),
+              "activation": lambda v: _choice(where, "activation", v, ACTIVATIONS)}
     for key, check in checks.items():
         if key in sweep:
             check(sweep[key])

@@ -64,10 +64,11 @@ __all__ = ["measure_size", "new_point", "run_sweep", "SweepConfig", "validate_co
 
 
 def new_point(impl: str, dtype: str, phase: str, pt: Mapping[str, int], l1: float,
-              l2: float) -> dict[str, Any]:
+              l2: float, activation: str = "relu") -> dict[str, Any]:
     """A point with every schema field, status ``failed`` until filled in."""
     point: dict[str, Any] = dict.fromkeys(schema.POINT_FIELDS)
     point.update(impl=impl, dtype=dtype, phase=phase, **pt, l1=float(l1), l2=float(l2),
+                 activation=activation,
                  status="failed", samples=0, loops=0, high_spread=False, warnings=[],
                  flops=schema.flops(phase, pt["n"], pt["d"], pt["d_h"], pt["m"]))
     return point
@@ -149,7 +150,7 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
         doc = load_results(path)  # every point checked: a bad one refuses the file
         # Files written before a field existed ran with its default (peers: NumPy inputs).
         old = {"reference": "numpy", "precision": 0.03, "peer_inputs": "numpy",
-               **doc["sweep"]}
+               "activation": "relu", **doc["sweep"]}
         new = _jsonish(sweep)
         if old != new:
             diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -278,7 +279,7 @@ def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int]
     for name in order:
         if bar is not None:
             bar.set_description(f"{where} {name}")
-        point = new_point(name, dtype, phase, pt, cfg.l1, cfg.l2)
+        point = new_point(name, dtype, phase, pt, cfg.l1, cfg.l2, cfg.activation)
         if schema.point_key(point) in done:
             if bar is not None:
                 bar.update()
@@ -328,7 +329,7 @@ def _reference(ref_impl: Any, phase: str, problem: tuple, cfg: SweepConfig) -> A
     """The reference's output at this point, or the exception it raised."""
     try:
         return numpy_output(phase_call(ref_impl, phase, problem, cfg.l1, cfg.l2,
-                                       cfg.peer_inputs)())
+                                       cfg.peer_inputs, cfg.activation)())
     except Exception as exc:  # reported on every gated point of this size
         return exc
 
@@ -344,7 +345,8 @@ def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
     name = point["impl"]
     try:
         point["inputs"] = inputs_used(impl, cfg.peer_inputs)
-        call = phase_call(impl, point["phase"], problem, cfg.l1, cfg.l2, cfg.peer_inputs)
+        call = phase_call(impl, point["phase"], problem, cfg.l1, cfg.l2, cfg.peer_inputs,
+                          cfg.activation)
         before = jit_counters()
         point["cold_s"], out = time_once(call, clock)
         after = jit_counters()

@@ -59,11 +59,12 @@ class _Fault(Exception):
     """An implementation's function raised, returned a wrong result or changed its inputs."""
 
 
-def _call(impl, fn: str, *args, inputs: dict):
-    """``impl.fn(*args)``, its inputs guarded; a failure becomes a _Fault naming fn."""
+def _call(impl, fn: str, *args, inputs: dict, kwargs: dict | None = None):
+    """``impl.fn(*args, **kwargs)``, its inputs guarded; a failure becomes a _Fault
+    naming fn."""
     guard = CallGuard(impl.name, inputs, fn)
     try:
-        out = getattr(impl, fn)(*args)
+        out = getattr(impl, fn)(*args, **(kwargs or {}))
     except PluginResultError as exc:
         guard.restore()
         raise _Fault(_strip(exc, impl.name)) from exc
@@ -88,18 +89,20 @@ def _error_text(exc: BaseException) -> str:
     return text[:300] if str(exc) else type(exc).__name__
 
 
-def _results(impl, p, X, y, l1, l2) -> dict:
+def _results(impl, p, X, y, l1, l2, activation: str = "relu") -> dict:
     """Every number an implementation produces on one problem, by label."""
     inputs = named_inputs(p, X, y)
+    kw = {} if activation == "relu" else {"activation": activation}
     # In the order one writes them (forward, loss, loss_and_grad): the first fault of a
     # half-written implementation names the next function to write.
-    f = _call(impl, "forward", p, X, inputs=inputs)
-    out = {"loss": _call(impl, "loss", p, X, y, l1, l2, inputs=inputs)}
-    loss, g = _call(impl, "loss_and_grad", p, X, y, l1, l2, inputs=inputs)
+    f = _call(impl, "forward", p, X, inputs=inputs, kwargs=kw)
+    out = {"loss": _call(impl, "loss", p, X, y, l1, l2, inputs=inputs, kwargs=kw)}
+    loss, g = _call(impl, "loss_and_grad", p, X, y, l1, l2, inputs=inputs, kwargs=kw)
     out["loss_and_grad.loss"] = loss
     out.update({f"forward.{k}": v for k, v in f._asdict().items()})
     out.update({f"loss_and_grad.g{k}": v for k, v in g._asdict().items()})
-    gb = _call(impl, "backward", p, X, y, f, l1, l2, inputs=named_inputs(p, X, y, f))
+    gb = _call(impl, "backward", p, X, y, f, l1, l2, inputs=named_inputs(p, X, y, f),
+               kwargs=kw)
     out.update({f"backward.g{k}": v for k, v in gb._asdict().items()})
     return out
 
@@ -160,8 +163,10 @@ def bad_input_faults(impl, dtype: str = "float64") -> list[str]:
 
 def run_checks(names: Sequence[str], dtypes: Sequence[str] = ("float32", "float64"),
                shapes: Sequence[Sequence[int]] = DEFAULT_SHAPES, problems: int = 2,
-               seed: int = 0, fd: bool = True, bad_inputs: bool = True) -> list[dict]:
-    """Check ``names`` in each of ``dtypes`` on ``problems`` random problems per shape.
+               seed: int = 0, fd: bool = True, bad_inputs: bool = True,
+               activation: str = "relu") -> list[dict]:
+    """Check ``names`` in each of ``dtypes`` on ``problems`` random problems per shape,
+    with the hidden ``activation`` (docs/math.md#hidden-activations).
 
     Returns one dict per (implementation, dtype): ``impl, dtype``, the worst ``abs`` and
     ``rel`` error against numpy over every output (``worst`` names it), the tightest
@@ -176,6 +181,7 @@ def run_checks(names: Sequence[str], dtypes: Sequence[str] = ("float32", "float6
     dtypes = [check_choice("dtype", str(dt), ("float32", "float64")) for dt in dtypes]
     shapes = _check_shapes(shapes)
     problems = check_positive_int("problems", problems)
+    activation = mlp.check_activation(activation)
     ref = mlp.get(REFERENCE)
     rows = []
     for name in names:
@@ -188,7 +194,7 @@ def run_checks(names: Sequence[str], dtypes: Sequence[str] = ("float32", "float6
         for dtype in dtypes:
             row = _row(name, dtype)
             try:
-                _check_one(row, impl, ref, dtype, shapes, problems, seed, fd)
+                _check_one(row, impl, ref, dtype, shapes, problems, seed, fd, activation)
             except _Fault as exc:
                 row["faults"].append(str(exc))
                 row["worst"] = str(exc).split()[0]
@@ -208,7 +214,8 @@ def _row(name: str, dtype: str, faults=None) -> dict:
             "worst": "", "faults": list(faults or [])}
 
 
-def _check_one(row, impl, ref, dtype, shapes, problems, seed, fd) -> None:
+def _check_one(row, impl, ref, dtype, shapes, problems, seed, fd,
+               activation: str = "relu") -> None:
     worst = None  # (rel, label, tol, where) of the worst disagreement past its tolerance
     fd_worst = None
     for shape in shapes:
@@ -219,9 +226,9 @@ def _check_one(row, impl, ref, dtype, shapes, problems, seed, fd) -> None:
                                    margin=FD_MARGIN)
             for l1, l2 in PENALTIES:
                 where = f"shape {shape}, l1={l1:g}, l2={l2:g}"
-                got = _results(impl, p, X, y, l1, l2)
+                got = _results(impl, p, X, y, l1, l2, activation)
                 if impl.name != REFERENCE:
-                    want = _results(ref, p, X, y, l1, l2)
+                    want = _results(ref, p, X, y, l1, l2, activation)
                     row["abs"] = row["abs"] or 0.0
                     row["rel"] = row["rel"] or 0.0
                     for label, value in got.items():
@@ -233,7 +240,7 @@ def _check_one(row, impl, ref, dtype, shapes, problems, seed, fd) -> None:
                         if not rel <= tol and (worst is None or rel > worst[0]):
                             worst = (rel, label, tol, where)
                 if fd:
-                    errs = gradcheck(impl, p, X, y, l1, l2)
+                    errs = gradcheck(impl, p, X, y, l1, l2, activation=activation)
                     field = max(errs, key=errs.get)
                     row["fd"] = max(row["fd"] or 0.0, errs[field])
                     if not errs[field] <= row["fd_tol"] and (

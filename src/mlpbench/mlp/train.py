@@ -138,7 +138,8 @@ class _NonFinite(Exception):
 def train(impl, params, X, y, *, val=None, test=None, lr: float = 0.1, epochs: int = 50,
           batch_size: int | None = None, l1: float = 0.0, l2: float = 0.0,
           patience: int | None = None, seed: int = 0,
-          on_epoch: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[dict[str, float]], None] | None = None,
+          activation: str = "relu") -> TrainResult:
     """Train by gradient descent on ``(X, y)``; return the parameters and the history.
 
     Each step computes ``R, g = loss_and_grad(θ, X_B, y_B, l1, l2)`` on a minibatch
@@ -163,6 +164,9 @@ def train(impl, params, X, y, *, val=None, test=None, lr: float = 0.1, epochs: i
         return the parameters of the best epoch. None trains all ``epochs``.
     on_epoch : callable, optional
         Called with each history row as soon as it is recorded (epoch 0 first).
+    activation : str
+        The hidden units' activation: ``"relu"`` (the default), ``"tanh"``,
+        ``"sigmoid"`` or ``"softplus"`` (docs/math.md#hidden-activations).
 
     Raises
     ------
@@ -194,13 +198,13 @@ def train(impl, params, X, y, *, val=None, test=None, lr: float = 0.1, epochs: i
         if "val" not in sets:
             raise InputError("early stopping (patience) needs a validation set: pass val=(X, y)")
 
+    raw = _with_activation(impl, activation)
     p = mlp.Params(*(np.array(a, copy=True) for a in p))
-    raw = impl.raw
     rng = np.random.default_rng(seed)
     history = History(config={
         "impl": impl_name,
         "lr": lr, "epochs": epochs, "batch_size": None if batch_size is None else batch,
-        "l1": l1, "l2": l2, "patience": patience, "seed": seed,
+        "l1": l1, "l2": l2, "patience": patience, "seed": seed, "activation": activation,
         "n_train": n, "d": X.shape[1], "d_h": p.W1.shape[0], "m": p.W2.shape[0],
         "dtype": str(X.dtype)})
 
@@ -264,7 +268,8 @@ def train(impl, params, X, y, *, val=None, test=None, lr: float = 0.1, epochs: i
 
 
 def time_epoch(impl, params, X, y, *, batch_size: int, lr: float = 0.01, l1: float = 0.0,
-               l2: float = 0.0, seed: int = 0, budget_s: float | None = None) -> EpochTiming:
+               l2: float = 0.0, seed: int = 0, budget_s: float | None = None,
+               activation: str = "relu") -> EpochTiming:
     """Time one epoch of :func:`train`'s loop (steps only, no evaluation).
 
     One warm-up step runs first and is not counted (numba compiles there). Then
@@ -287,8 +292,8 @@ def time_epoch(impl, params, X, y, *, batch_size: int, lr: float = 0.01, l1: flo
     l2 = check_penalty("l2", l2)
     if budget_s is not None:
         budget_s = check_positive("budget_s", budget_s)
+    raw = _with_activation(impl, activation)
     p = mlp.Params(*(np.array(a, copy=True) for a in p))
-    raw = impl.raw
     rng = np.random.default_rng(seed)
     total = -(-n // batch)
 
@@ -367,6 +372,25 @@ def _evaluate(raw, p, X, y) -> tuple[float, float]:
     lse = top[:, 0] + np.log(np.exp(oa - top).sum(axis=1))
     loss = float(np.mean(lse - oa[np.arange(y.size), y]))
     return error, loss
+
+
+def _with_activation(impl, activation: str):
+    """``impl.raw``, or for an activation other than ReLU a view of it whose
+    ``loss_and_grad`` and ``forward`` compute with that activation (checked here, once:
+    InputError for an unknown one or an implementation without the keyword)."""
+    import functools
+    import types
+
+    from mlpbench.mlp.registry import activation_kwargs
+
+    raw = impl.raw
+    step = activation_kwargs(raw.loss_and_grad, activation, impl.name)
+    fwd = activation_kwargs(raw.forward, activation, impl.name)
+    if not step:
+        return raw
+    # Keep the signature's ``out`` visible (takes_out looks for it) by wrapping with partial.
+    return types.SimpleNamespace(loss_and_grad=functools.partial(raw.loss_and_grad, **step),
+                                 forward=functools.partial(raw.forward, **fwd))
 
 
 def _resolve(impl):
