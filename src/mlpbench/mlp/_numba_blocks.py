@@ -21,12 +21,57 @@ import numpy as np
 from numba import njit
 
 from mlpbench._numba_config import JIT, JIT_STRICT
+from mlpbench.kernels import impl_numba as K
 
 __all__ = [
-    "add_penalty_grad", "add_row", "axpy4", "backprop_row", "dots_4x1", "dots_4x3",
-    "grad_oa_row", "hidden_row", "logits_row", "nll_row", "nll_term", "norms",
-    "penalty_scalars", "penalty_value", "row_max", "softmax_row",
+    "ACTIVATION_CODES", "RELU", "SIGMOID", "SOFTPLUS", "TANH", "activate_row",
+    "activation_code", "activation_grad_row", "add_penalty_grad", "add_row", "axpy4",
+    "backprop_row", "backprop_row_act", "dots_4x1", "dots_4x3", "grad_oa_row", "hidden_row",
+    "logits_row", "nll_row", "nll_term", "norms", "penalty_scalars", "penalty_value",
+    "row_max", "softmax_row",
 ]
+
+# ---------------------------------------------------------------- hidden activations
+
+#: The hidden activations as integer codes (docs/math.md#hidden-activations): a kernel
+#: takes the code as an argument, so one compilation per dtype serves all four.
+RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3
+ACTIVATION_CODES = {"relu": RELU, "tanh": TANH, "sigmoid": SIGMOID, "softplus": SOFTPLUS}
+
+
+def activation_code(activation: str) -> int:
+    """The integer code of a (checked) activation name."""
+    return ACTIVATION_CODES[activation]
+
+
+@njit(**JIT_STRICT)
+def activate_row(ha, hs, act):
+    """``hs = act(ha)`` for one example's row (2.#1), by part 1's compiled kernels in their
+    stable forms (kernels.impl_numba); hs may be ha (in place)."""
+    if act == TANH:
+        for j in range(ha.shape[0]):
+            hs[j] = np.tanh(ha[j])
+    elif act == SIGMOID:
+        K.sigmoid(ha, hs)  # 1.#1
+    elif act == SOFTPLUS:
+        K.softplus(ha, hs)  # 1.#5
+    else:
+        K.relu(ha, hs)  # 1.#7
+
+
+@njit(**JIT_STRICT)
+def activation_grad_row(ha, out, act):
+    """``out = act'(ha)`` for one example's row, from ha (never from hs: the forms in hs
+    cancel in the tails): tanh' = 4e/(1+e)² (1.#4), sigmoid' = e/(1+e)² (1.#3),
+    softplus' = sigmoid (1.#5), rect' = 1[ha > 0] (1.#7)."""
+    if act == TANH:
+        K.tanh_grad(ha, out)
+    elif act == SIGMOID:
+        K.sigmoid_grad(ha, out)
+    elif act == SOFTPLUS:
+        K.sigmoid(ha, out)
+    else:
+        K.relu_grad(ha, out)
 
 # ---------------------------------------------------------------- one example's rows
 
@@ -134,6 +179,27 @@ def backprop_row(G_oa, W2, hs, active, G_ha, gW2, gb2):
         gb2[k] += c  # 2.#9–10
     for j in range(G_ha.shape[0]):
         G_ha[j] = G_ha[j] if active[j] > zero else zero  # 2.#13–14: the indicator tests ha
+
+
+@njit(**JIT)
+def backprop_row_act(G_oa, W2, hs, ha, act, G_ha, gW2, gb2, d):
+    """``backprop_row`` for any activation: the same sweep over W2 (2.#9–12), then
+    ``G_ha = G_hs ⊙ act'(ha)`` (2.#13–14) with the derivative from ha (d: a row of
+    scratch, left holding it)."""
+    zero = G_ha.dtype.type(0)
+    for j in range(G_ha.shape[0]):
+        G_ha[j] = zero
+    for k in range(W2.shape[0]):
+        c = G_oa[k]
+        w = W2[k]
+        gw = gW2[k]
+        for j in range(G_ha.shape[0]):
+            G_ha[j] += c * w[j]  # 2.#11–12
+            gw[j] += c * hs[j]  # 2.#9–10
+        gb2[k] += c  # 2.#9–10
+    activation_grad_row(ha, d, act)
+    for j in range(G_ha.shape[0]):
+        G_ha[j] *= d[j]  # 2.#13–14
 
 
 @njit(**JIT, inline="always")

@@ -8,6 +8,8 @@ Two paths, chosen by size at run time: below ``SERIAL_MAX_N`` examples (or
 over row chunks, then over tiles of ``gW1``. The row pieces shared with ``numba`` are in
 ``_numba_blocks``. Inputs are trusted to be in the form ``mlp.check_inputs`` returns;
 penalties reach the kernels as scalars of the data's dtype so that float32 stays float32.
+The hidden activation reaches them as an integer code (``_numba_blocks.RELU``, ...): one
+compilation per dtype serves every activation.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def _serial(n: int, d: int, d_h: int) -> bool:
 
 
 @njit(**JIT)
-def _hidden_rows(X, W1, b1, ha, hs, i0, i1):
-    """Rows i0:i1 of ``ha = X W1ᵀ + b1`` and ``hs = relu(ha)`` (2.#1); hs may be ha."""
+def _hidden_rows(X, W1, b1, ha, hs, i0, i1, act):
+    """Rows i0:i1 of ``ha = X W1ᵀ + b1`` and ``hs = act(ha)`` (2.#1); hs may be ha (then
+    ha is not kept). act: the activation's code (_numba_blocks.RELU, ...)."""
     zero = ha.dtype.type(0)
     d_h = W1.shape[0]
     for i in range(i0, i1):
@@ -55,10 +58,15 @@ def _hidden_rows(X, W1, b1, ha, hs, i0, i1):
             ha[i, j] = zero
     _gemm_nt(X, W1, ha, i0, i1, 0, d_h, X.shape[1])  # 2.#1: X W1ᵀ
     for i in range(i0, i1):
-        for j in range(d_h):
-            v = ha[i, j] + b1[j]  # 2.#1: + b1
-            ha[i, j] = v
-            hs[i, j] = v if v > zero else zero  # 2.#1: rect
+        if act == blocks.RELU:
+            for j in range(d_h):
+                v = ha[i, j] + b1[j]  # 2.#1: + b1
+                ha[i, j] = v
+                hs[i, j] = v if v > zero else zero  # 2.#1: rect
+        else:
+            for j in range(d_h):
+                ha[i, j] += b1[j]  # 2.#1: + b1
+            blocks.activate_row(ha[i], hs[i], act)  # 2.#1: hs = act(ha)
 
 
 @njit(**JIT)
@@ -68,9 +76,9 @@ def _inv_n(a):
 
 
 @njit(**JIT)
-def _forward_rows(X, W1, b1, W2, b2, ha, hs, oa, os, i0, i1):
+def _forward_rows(X, W1, b1, W2, b2, ha, hs, oa, os, i0, i1, act):
     """Rows i0:i1 of the forward pass (2.#1–3)."""
-    _hidden_rows(X, W1, b1, ha, hs, i0, i1)
+    _hidden_rows(X, W1, b1, ha, hs, i0, i1, act)
     for i in range(i0, i1):
         o = oa[i]
         top = blocks.logits_row(hs[i], W2, b2, o)  # 2.#2
@@ -78,9 +86,9 @@ def _forward_rows(X, W1, b1, W2, b2, ha, hs, oa, os, i0, i1):
 
 
 @njit(**JIT)
-def _loss_rows(X, y, W1, b1, W2, b2, hs, oa, i0, i1):
+def _loss_rows(X, y, W1, b1, W2, b2, hs, oa, i0, i1, act):
     """``Σ L_i / n`` over rows i0:i1 (2.#4–5), in float64; hs, oa (rows i0:i1) are scratch."""
-    _hidden_rows(X, W1, b1, hs, hs, i0, i1)
+    _hidden_rows(X, W1, b1, hs, hs, i0, i1, act)
     inv_n = _inv_n(X)
     total = 0.0
     for i in range(i0, i1):
@@ -91,10 +99,11 @@ def _loss_rows(X, y, W1, b1, W2, b2, hs, oa, i0, i1):
 
 
 @njit(**JIT)
-def _output_grad_rows(X, y, W1, b1, W2, b2, hs, oa, os, G_oa, i0, i1):
-    """Forward rows i0:i1 (hs only), softmax, ``Σ L_i / n`` and ``G_oa`` (2.#1–8), one
-    pass per row."""
-    _hidden_rows(X, W1, b1, hs, hs, i0, i1)
+def _output_grad_rows(X, y, W1, b1, W2, b2, ha, hs, oa, os, G_oa, i0, i1, act):
+    """Forward rows i0:i1, softmax, ``Σ L_i / n`` and ``G_oa`` (2.#1–8), one pass per row.
+    ha may be hs (ReLU: its derivative reads hs > 0); another activation's derivative
+    needs ha kept apart."""
+    _hidden_rows(X, W1, b1, ha, hs, i0, i1, act)
     inv_n = _inv_n(X)
     total = 0.0
     for i in range(i0, i1):
@@ -107,17 +116,28 @@ def _output_grad_rows(X, y, W1, b1, W2, b2, hs, oa, os, G_oa, i0, i1):
 
 
 @njit(**JIT)
-def _backprop_rows(X, G_oa, W2, hs, mask, G_haT, XT, gW2, gb2, i0, i1):
+def _backprop_row(G_oa, W2, hs, ha, act, G_ha, gW2, gb2, d):
+    """One example's G_ha and gW2/gb2 shares (2.#9–14): ReLU masks with ``ha > 0`` (ha may
+    be hs, > 0 at the same places); another activation multiplies by its derivative."""
+    if act == blocks.RELU:
+        blocks.backprop_row(G_oa, W2, hs, ha, G_ha, gW2, gb2)
+    else:
+        blocks.backprop_row_act(G_oa, W2, hs, ha, act, G_ha, gW2, gb2, d)
+
+
+@njit(**JIT)
+def _backprop_rows(X, G_oa, W2, hs, ha, G_haT, XT, gW2, gb2, i0, i1, act):
     """Rows i0:i1: ``G_ha`` into the transposed G_haT, gW2/gb2 partials, ``Xᵀ`` into XT.
 
     G_ha is formed in 8-row bands and written as whole cache lines of G_haT.
     """
     d_h = hs.shape[1]
     band = np.empty((8, d_h), hs.dtype)
+    d = np.empty(d_h, hs.dtype)
     for ib in range(i0, i1, 8):
         ie = min(i1, ib + 8)
         for i in range(ib, ie):
-            blocks.backprop_row(G_oa[i], W2, hs[i], mask[i], band[i - ib], gW2, gb2)  # 2.#9–14
+            _backprop_row(G_oa[i], W2, hs[i], ha[i], act, band[i - ib], gW2, gb2, d)  # 2.#9–14
         for j in range(d_h):
             for i in range(ib, ie):
                 G_haT[j, i] = band[i - ib, j]
@@ -135,32 +155,34 @@ def _forward_arrays(n, d_h, m, dtype):
 
 
 @njit(**JIT)
-def _forward_serial(X, W1, b1, W2, b2):
+def _forward_serial(X, W1, b1, W2, b2, act):
     n = X.shape[0]
     ha, hs, oa, os = _forward_arrays(n, W1.shape[0], W2.shape[0], X.dtype)
-    _forward_rows(X, W1, b1, W2, b2, ha, hs, oa, os, 0, n)
+    _forward_rows(X, W1, b1, W2, b2, ha, hs, oa, os, 0, n, act)
     return ha, hs, oa, os
 
 
 @njit(**JIT)
-def _loss_serial(X, y, W1, b1, W2, b2):
+def _loss_serial(X, y, W1, b1, W2, b2, act):
     n = X.shape[0]
     hs = np.empty((n, W1.shape[0]), X.dtype)
     oa = np.empty((n, W2.shape[0]), X.dtype)
-    return _loss_rows(X, y, W1, b1, W2, b2, hs, oa, 0, n)
+    return _loss_rows(X, y, W1, b1, W2, b2, hs, oa, 0, n, act)
 
 
 @njit(**JIT)
-def _grads_serial(X, G_oa, W1, W2, hs, mask, l1, two_l2, penalize):
-    """Gradients from ``G_oa`` (2.#9–16) in plain loops: gW1 by ``_axpy_t`` (rank-1 at n = 1)."""
+def _grads_serial(X, G_oa, W1, W2, hs, ha, l1, two_l2, penalize, act):
+    """Gradients from ``G_oa`` (2.#9–16) in plain loops: gW1 by ``_axpy_t`` (rank-1 at n = 1).
+    ha may be hs for ReLU (see _backprop_row)."""
     n, d = X.shape
     d_h, m = W1.shape[0], W2.shape[0]
     gW2 = np.zeros((m, d_h), X.dtype)
     gb2 = np.zeros(m, X.dtype)
     gb1 = np.zeros(d_h, X.dtype)
     G_ha = np.empty((n, d_h), X.dtype)
+    scratch = np.empty(d_h, X.dtype)
     for i in range(n):
-        blocks.backprop_row(G_oa[i], W2, hs[i], mask[i], G_ha[i], gW2, gb2)  # 2.#9–14
+        _backprop_row(G_oa[i], W2, hs[i], ha[i], act, G_ha[i], gW2, gb2, scratch)  # 2.#9–14
         blocks.add_row(gb1, G_ha[i])  # 2.#15–16: column sum
     gW1 = np.zeros((d_h, d), X.dtype)
     _axpy_t(G_ha, X, gW1, 0, d_h)  # 2.#15–16: gW1 = G_haᵀ X
@@ -171,24 +193,27 @@ def _grads_serial(X, G_oa, W1, W2, hs, mask, l1, two_l2, penalize):
 
 
 @njit(**JIT)
-def _step_serial(X, y, W1, b1, W2, b2, l1, two_l2, penalize):
+def _step_serial(X, y, W1, b1, W2, b2, l1, two_l2, penalize, act):
     n = X.shape[0]
     hs = np.empty((n, W1.shape[0]), X.dtype)
+    # ReLU's derivative reads hs (> 0 exactly where ha is): ha is not kept; another
+    # activation's derivative needs ha itself.
+    ha = hs if act == blocks.RELU else np.empty_like(hs)
     oa = np.empty((n, W2.shape[0]), X.dtype)
     os = np.empty_like(oa)
     G_oa = np.empty_like(oa)
-    total = _output_grad_rows(X, y, W1, b1, W2, b2, hs, oa, os, G_oa, 0, n)
-    gW1, gb1, gW2, gb2 = _grads_serial(X, G_oa, W1, W2, hs, hs, l1, two_l2, penalize)
+    total = _output_grad_rows(X, y, W1, b1, W2, b2, ha, hs, oa, os, G_oa, 0, n, act)
+    gW1, gb1, gW2, gb2 = _grads_serial(X, G_oa, W1, W2, hs, ha, l1, two_l2, penalize, act)
     return total, gW1, gb1, gW2, gb2
 
 
 @njit(**JIT)
-def _backward_serial(X, y, W1, W2, ha, hs, os, l1, two_l2, penalize):
+def _backward_serial(X, y, W1, W2, ha, hs, os, l1, two_l2, penalize, act):
     G_oa = np.empty_like(os)
     inv_n = _inv_n(os)
     for i in range(os.shape[0]):
         blocks.grad_oa_row(os[i], y[i], inv_n, G_oa[i])  # 2.#7–8
-    return _grads_serial(X, G_oa, W1, W2, hs, ha, l1, two_l2, penalize)
+    return _grads_serial(X, G_oa, W1, W2, hs, ha, l1, two_l2, penalize, act)
 
 
 # ---------------------------------------------------------------- parallel path
@@ -206,12 +231,13 @@ def _chunks(n):
 
 
 @njit(**JIT_PARALLEL)
-def _forward_parallel(X, W1, b1, W2, b2):
+def _forward_parallel(X, W1, b1, W2, b2, act):
     n = X.shape[0]
     ha, hs, oa, os = _forward_arrays(n, W1.shape[0], W2.shape[0], X.dtype)
     count, rows = _chunks(n)
     for t in prange(count):  # chunks own disjoint rows of every output
-        _forward_rows(X, W1, b1, W2, b2, ha, hs, oa, os, t * rows, min(n, (t + 1) * rows))
+        _forward_rows(X, W1, b1, W2, b2, ha, hs, oa, os, t * rows, min(n, (t + 1) * rows),
+                      act)
     return ha, hs, oa, os
 
 
@@ -260,13 +286,13 @@ def _reduce_partials(gW2_parts, gb2_parts, W2, l1, two_l2, penalize):
 
 
 @njit(**JIT_PARALLEL)
-def _grads_parallel(X, y, W1, b1, W2, b2, ha, hs, os, given, l1, two_l2, penalize, ld):
+def _grads_parallel(X, y, W1, b1, W2, b2, ha, hs, os, given, l1, two_l2, penalize, ld, act):
     """The gradient in two parallel phases: row chunks (G_oa, G_ha, gW2/gb2 partials,
     packing ``Xᵀ`` and ``G_haᵀ`` into rows of length ld), then tiles of gW1.
 
-    given: ha, hs, os are the forward pass (``backward``); otherwise hs and os are
-    scratch, filled chunk by chunk with the loss (``loss_and_grad``) and ha is unused.
-    Returns ``(Σ L_i / n or 0, gW1, gb1, gW2, gb2)``.
+    given: ha, hs, os are the forward pass (``backward``); otherwise ha, hs and os are
+    scratch, filled chunk by chunk with the loss (``loss_and_grad``); ha may be hs for
+    ReLU. Returns ``(Σ L_i / n or 0, gW1, gb1, gW2, gb2)``.
     """
     n, d = X.shape
     d_h, m = W1.shape[0], W2.shape[0]
@@ -285,11 +311,11 @@ def _grads_parallel(X, y, W1, b1, W2, b2, ha, hs, os, given, l1, two_l2, penaliz
         if given:
             for i in range(i0, i1):
                 blocks.grad_oa_row(os[i], y[i], inv_n, G_oa[i])  # 2.#7–8
-            mask = ha
         else:
-            loss_parts[t] = _output_grad_rows(X, y, W1, b1, W2, b2, hs, oa, os, G_oa, i0, i1)
-            mask = hs
-        _backprop_rows(X, G_oa, W2, hs, mask, G_haT, XT, gW2_parts[t], gb2_parts[t], i0, i1)
+            loss_parts[t] = _output_grad_rows(X, y, W1, b1, W2, b2, ha, hs, oa, os, G_oa,
+                                              i0, i1, act)
+        _backprop_rows(X, G_oa, W2, hs, ha, G_haT, XT, gW2_parts[t], gb2_parts[t], i0, i1,
+                       act)
     gW1, gb1 = _grad_w1_parallel(G_haT, XT, n, W1, l1, two_l2, penalize)
     gW2, gb2 = _reduce_partials(gW2_parts, gb2_parts, W2, l1, two_l2, penalize)
     return loss_parts.sum(), gW1, gb1, gW2, gb2
@@ -309,50 +335,57 @@ def _nll_sum(oa, y):
 # ---------------------------------------------------------------- raw functions
 
 
-def forward(p: Params, X: np.ndarray) -> Forward:
+def forward(p: Params, X: np.ndarray, activation: str = "relu") -> Forward:
     """``Forward(ha, hs, oa, os)`` (2.#1–3)."""
     n, d = X.shape
     run = _forward_serial if _serial(n, d, p.W1.shape[0]) else _forward_parallel
-    return Forward(*run(X, p.W1, p.b1, p.W2, p.b2))
+    return Forward(*run(X, p.W1, p.b1, p.W2, p.b2, blocks.activation_code(activation)))
 
 
-def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0) -> float:
+def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+         activation: str = "relu") -> float:
     """Regularized risk ``R`` (2.#4–5)."""
     n, d = X.shape
+    act = blocks.activation_code(activation)
     if _serial(n, d, p.W1.shape[0]):
-        mean_nll = _loss_serial(X, y, p.W1, p.b1, p.W2, p.b2)
+        mean_nll = _loss_serial(X, y, p.W1, p.b1, p.W2, p.b2, act)
     else:
-        mean_nll = _nll_sum(_forward_parallel(X, p.W1, p.b1, p.W2, p.b2)[2], y)
+        mean_nll = _nll_sum(_forward_parallel(X, p.W1, p.b1, p.W2, p.b2, act)[2], y)
     return float(mean_nll) + blocks.penalty_value(p.W1, p.W2, l1, l2)
 
 
 def loss_and_grad(
-    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> tuple[float, Params]:
     """``(R, ∂R/∂Θ)`` (2.#1–16, penalties 1.#8–9)."""
     n, d = X.shape
+    act = blocks.activation_code(activation)
     s1, s2, penalize = blocks.penalty_scalars(p.W1, l1, l2)
     if _serial(n, d, p.W1.shape[0]):
-        mean_nll, *g = _step_serial(X, y, p.W1, p.b1, p.W2, p.b2, s1, s2, penalize)
+        mean_nll, *g = _step_serial(X, y, p.W1, p.b1, p.W2, p.b2, s1, s2, penalize, act)
     else:
         hs = np.empty((n, p.W1.shape[0]), X.dtype)
+        ha = hs if act == blocks.RELU else np.empty_like(hs)  # ReLU's derivative reads hs
         os = np.empty((n, p.W2.shape[0]), X.dtype)
         ld = leading_dim(n, X.dtype.itemsize)
-        mean_nll, *g = _grads_parallel(X, y, p.W1, p.b1, p.W2, p.b2, hs, hs, os, False,
-                                       s1, s2, penalize, ld)
+        mean_nll, *g = _grads_parallel(X, y, p.W1, p.b1, p.W2, p.b2, ha, hs, os, False,
+                                       s1, s2, penalize, ld, act)
     return float(mean_nll) + blocks.penalty_value(p.W1, p.W2, l1, l2), Params(*g)
 
 
 def backward(
-    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0
+    p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0,
+    activation: str = "relu",
 ) -> Params:
     """Gradient ``∂R/∂Θ`` given the forward pass f (2.#7–16, penalties 1.#8–9)."""
     n, d = X.shape
+    act = blocks.activation_code(activation)
     s1, s2, penalize = blocks.penalty_scalars(p.W1, l1, l2)
     if _serial(n, d, p.W1.shape[0]):
-        g = _backward_serial(X, y, p.W1, p.W2, f.ha, f.hs, f.os, s1, s2, penalize)
+        g = _backward_serial(X, y, p.W1, p.W2, f.ha, f.hs, f.os, s1, s2, penalize, act)
     else:
         ld = leading_dim(n, X.dtype.itemsize)
         _, *g = _grads_parallel(X, y, p.W1, p.b1, p.W2, p.b2, f.ha, f.hs, f.os, True,
-                                s1, s2, penalize, ld)
+                                s1, s2, penalize, ld, act)
     return Params(*g)
