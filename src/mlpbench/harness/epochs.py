@@ -102,8 +102,10 @@ def thread_info() -> str:
 
     blas = [f"{i.get('internal_api')} {i.get('num_threads')} thread(s)"
             for i in threadpool_info() if i.get("user_api") == "blas"]
+    from mlpbench.harness.machine import thread_settings
+
     return (f"numba {numba.get_num_threads()} thread(s), layer "
-            f"{numba.config.THREADING_LAYER}; BLAS: {', '.join(blas) or 'unknown'}")
+            f"{thread_settings()['threading_layer']}; BLAS: {', '.join(blas) or 'unknown'}")
 
 
 def write_tables(out: Path, rows: Sequence[dict], where: str, budget_s: float) -> list[str]:

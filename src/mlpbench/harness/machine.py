@@ -13,10 +13,13 @@ import socket
 from contextlib import contextmanager
 from typing import Any
 
-#: numba's threading layer. 'workqueue' puts its threads to sleep after a parallel
-#: region; the OpenMP layer spins for a while, stealing the cores BLAS threads need
-#: next (2-10x slowdowns measured on the project's 2-core machines). Overridden
-#: by NUMBA_THREADING_LAYER.
+#: numba's threading layer for one thread. 'workqueue' puts its threads to sleep after
+#: a parallel region; the OpenMP layer spins for a while, stealing the cores BLAS threads
+#: need next (2-10x slowdowns measured on the project's 2-core machines with OpenMP's
+#: default spin of ~4 ms). For two threads or more, OpenMP with its spin bounded to
+#: ~0.3 ms (``_numba_config.threading_layer_for``, ``GOMP_SPINCOUNT``): a sleeping
+#: workqueue thread takes ~150 µs to wake on the project's VM, more than a small-n step.
+#: Overridden by NUMBA_THREADING_LAYER (and GOMP_SPINCOUNT).
 THREADING_LAYER = "workqueue"
 
 #: CPU flags that matter for these kernels, shown by ``mlpbench info``.
@@ -153,6 +156,13 @@ def _launched_layer() -> str | None:
     return parallel._threading_layer if parallel._is_initialized else None
 
 
+def _next_layer(numba) -> str:
+    layer = numba.config.THREADING_LAYER
+    if layer == "default":
+        return numba.config.THREADING_LAYER_PRIORITY[0]
+    return layer
+
+
 def thread_settings() -> dict:
     """The numba thread count, threading layer and BLAS thread count now in effect,
     and the thread settings of the PyTorch/JAX peers (``peers``).
@@ -168,7 +178,8 @@ def thread_settings() -> dict:
 
     return {
         "numba_threads": numba.get_num_threads(),
-        "threading_layer": _launched_layer() or numba.config.THREADING_LAYER,
+        "threading_layer": _launched_layer() or _next_layer(numba),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "blas_threads": counts[-1] if counts else None,
         "blas": [{"prefix": lib.get("prefix"), "internal_api": lib.get("internal_api"),
                   "num_threads": lib.get("num_threads")} for lib in libs],
@@ -210,7 +221,7 @@ def configured_threads(threads: int | None):
 
     count = check_threads(threads)
     if _launched_layer() is None and "NUMBA_THREADING_LAYER" not in os.environ:
-        numba.config.THREADING_LAYER = THREADING_LAYER
+        _choose_layer(numba, count)
     _load_blas()
     previous = numba.get_num_threads()
     numba.set_num_threads(count)
@@ -227,6 +238,19 @@ def configured_threads(threads: int | None):
         numba.set_num_threads(previous)
         if pinned:
             os.sched_setaffinity(0, pinned[0])
+
+
+def _choose_layer(numba, count: int) -> None:
+    """numba's layer for ``count`` threads (``_numba_config.threading_layer_for``), the
+    others as fallbacks; OpenMP's spin bounded unless GOMP_SPINCOUNT is set already."""
+    from mlpbench import _numba_config
+
+    layer = THREADING_LAYER if count <= 1 else _numba_config.threading_layer_for(count)
+    numba.config.THREADING_LAYER_PRIORITY = [
+        layer, *(x for x in ("omp", "tbb", "workqueue") if x != layer)]
+    numba.config.THREADING_LAYER = "default"
+    if layer == "omp":
+        os.environ.setdefault("GOMP_SPINCOUNT", _numba_config.GOMP_SPINCOUNT)
 
 
 def _pin(count: int) -> tuple[set[int], set[int]] | None:

@@ -15,11 +15,13 @@ be C-contiguous and unaliased (``mlp.check_out``).
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from mlpbench._numba_config import JIT
+from mlpbench._numba_config import JIT, JIT_PARALLEL, SPINNING_LAYERS
 from mlpbench.errors import InputError
 from mlpbench.mlp import _numba_blocks as blocks
 from mlpbench.mlp.params import Forward, Params, Workspace, empty_like
@@ -37,6 +39,15 @@ XWT_BLOCK = 32
 #: Up to this many rows, ``gW1 = G_haᵀ X`` is a loop that skips the zeros of G_ha; BLAS
 #: wins from n ≈ 32 on (295 vs 311 µs at n = 16, 565 vs 504 at n = 32, float64).
 GTX_MAX_ROWS = 16
+#: With two threads or more under a threading layer whose threads spin between regions
+#: (``_numba_config.SPINNING_LAYERS``: OpenMP), the small-n step (n <= GTX_MAX_ROWS)
+#: splits its two products over the hidden units from this size of W1 (d·d_h entries)
+#: on. Measured at 2 threads, d = 784, d_h = 256, OpenMP with GOMP_SPINCOUNT=20000:
+#: parallel/serial 0.45-0.54 (float64) and 0.56-0.65 (float32) at n = 1, 4, 16 (each
+#: core keeps its half of W1 and gW1 in its own L2). Under 'workqueue', whose threads
+#: sleep, waking one costs ~150 µs on the project's VM (an empty region: 2 µs under
+#: OpenMP), and the split was 1.2-4x slower: the step stays serial there.
+SMALL_PARALLEL_MIN_WORK = 1 << 15
 
 # ---------------------------------------------------------------- one row of the batch
 
@@ -173,15 +184,14 @@ def _backward_rows(hs, ha, os, y, W2, inv_n, i0, i1, G_oa, G_ha, gW2, gb1, gb2):
 
 
 @njit(**JIT)
-def _xwt_small(X, W1, XW1t):
-    """``XW1t = X W1ᵀ`` for few examples, without BLAS's packing: tiles of 4 examples by
-    3 hidden units (``dots_4x3``) over blocks of XWT_BLOCK rows of W1 that stay in L2
-    while every strip of X passes."""
+def _xwt_small(X, W1, XW1t, j0, j1):
+    """Columns j0:j1 of ``XW1t = X W1ᵀ`` for few examples, without BLAS's packing: tiles
+    of 4 examples by 3 hidden units (``dots_4x3``) over blocks of XWT_BLOCK rows of W1
+    that stay in L2 while every strip of X passes."""
     n, d = X.shape
-    d_h = W1.shape[0]
     zero = XW1t.dtype.type(0)
-    for jb in range(0, d_h, XWT_BLOCK):
-        je = min(d_h, jb + XWT_BLOCK)
+    for jb in range(j0, j1, XWT_BLOCK):
+        je = min(j1, jb + XWT_BLOCK)
         i = 0
         while i + 4 <= n:
             a0, a1, a2, a3 = X[i], X[i + 1], X[i + 2], X[i + 3]
@@ -211,15 +221,15 @@ def _xwt_small(X, W1, XW1t):
 
 
 @njit(**JIT)
-def _gtx_small(G_ha, X, gW1, nonzero):
-    """``gW1 = G_haᵀ X`` for few examples: ``gW1[j] = Σ_i G_ha[i, j] X[i]`` over the i
-    with ``G_ha[i, j] ≠ 0`` only (ReLU zeroes about half of G_ha), up to four examples
-    per pass over ``gW1[j]``, the first pass storing rather than adding. nonzero: int64
-    scratch of n, the examples i kept for the current j.
+def _gtx_small(G_ha, X, gW1, nonzero, j0, j1):
+    """Rows j0:j1 of ``gW1 = G_haᵀ X`` for few examples: ``gW1[j] = Σ_i G_ha[i, j] X[i]``
+    over the i with ``G_ha[i, j] ≠ 0`` only (ReLU zeroes about half of G_ha), up to four
+    examples per pass over ``gW1[j]``, the first pass storing rather than adding.
+    nonzero: int64 scratch of n, the examples i kept for the current j.
     """
-    n, d_h = G_ha.shape
+    n = G_ha.shape[0]
     zero = gW1.dtype.type(0)
-    for j in range(d_h):
+    for j in range(j0, j1):
         gw = gW1[j]
         count = 0
         for i in range(n):
@@ -255,27 +265,56 @@ def _zero_grads(gb1, gW2, gb2):
 def _step_small(X, y, W1, b1, W2, b2, XW1t_G_ha, hs, oa, G_oa, nonzero, gW1, gb1, gW2, gb2):
     """A whole step for n <= GTX_MAX_ROWS, in one call: the products are loops too.
     Returns ``Σ L_i / n``, the mean loss (2.#4–5)."""
-    n = X.shape[0]
-    _xwt_small(X, W1, XW1t_G_ha)  # 2.#1: X W1ᵀ; bias and ReLU come in the row pass
+    n, d_h = X.shape[0], W1.shape[0]
+    _xwt_small(X, W1, XW1t_G_ha, 0, d_h)  # 2.#1: X W1ᵀ; bias and ReLU come in the row pass
     _zero_grads(gb1, gW2, gb2)
     inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(n)
-    total = _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs, oa, G_oa, gW2, gb1, gb2)
-    _gtx_small(XW1t_G_ha, X, gW1, nonzero)  # 2.#15–16: it holds G_ha now
+    total = _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs[0], oa[0], G_oa[0], gW2,
+                       gb1, gb2)
+    _gtx_small(XW1t_G_ha, X, gW1, nonzero[0], 0, d_h)  # 2.#15–16: it holds G_ha now
+    return total
+
+
+@njit(**JIT)
+def _span(size, parts, c, align):
+    """Part c of ``range(size)`` cut into ``parts`` nearly equal spans whose inner
+    bounds are multiples of align (no two threads write one cache line)."""
+    lo = (size * c // parts) // align * align
+    hi = size if c == parts - 1 else (size * (c + 1) // parts) // align * align
+    return lo, hi
+
+
+@njit(**JIT_PARALLEL)
+def _step_small_parallel(X, y, W1, b1, W2, b2, XW1t_G_ha, hs, oa, G_oa, nonzero, gW1, gb1,
+                         gW2, gb2):
+    """``_step_small`` with its two products split over the hidden units: each thread
+    takes its own rows of W1 and of gW1 (the outputs are split, not the examples: no
+    race), so at n = 1 each core streams half of W1 in and half of gW1 out, from its
+    own L2. The row pass between them (O(n·d_h·m)) stays serial."""
+    n, d_h = X.shape[0], W1.shape[0]
+    parts = nonzero.shape[0]
+    align = 64 // XW1t_G_ha.itemsize  # one cache line of a row of XW1t_G_ha
+    for c in prange(parts):  # 2.#1: columns of X W1ᵀ
+        j0, j1 = _span(d_h, parts, c, align)
+        _xwt_small(X, W1, XW1t_G_ha, j0, j1)
+    _zero_grads(gb1, gW2, gb2)
+    inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(n)
+    total = _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs[0], oa[0], G_oa[0], gW2,
+                       gb1, gb2)
+    for c in prange(parts):  # 2.#15–16: rows of gW1
+        j0, j1 = _span(d_h, parts, c, align)
+        _gtx_small(XW1t_G_ha, X, gW1, nonzero[c], j0, j1)
     return total
 
 
 @njit(**JIT)
 def _rows_serial(XW1t_G_ha, y, b1, W2, b2, hs, oa, G_oa, gb1, gW2, gb2):
-    """The row pass of a step over every example; returns ``Σ_i L_i / n``.
-
-    Serial by choice: it is ~6% of a large step, and a two-chunk ``prange`` version was
-    measured slower than this one at 2 threads on the shared machine (n = 256: 7.1 vs
-    6.1 ms; d = 16: 2.9 vs 2.5 ms), for 2-3x the compile time.
-    """
+    """The row pass of a step over every example; returns ``Σ_i L_i / n``."""
     n = XW1t_G_ha.shape[0]
     _zero_grads(gb1, gW2, gb2)
     inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(n)
-    return _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs, oa, G_oa, gW2, gb1, gb2)
+    return _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs[0], oa[0], G_oa[0], gW2,
+                      gb1, gb2)
 
 
 @njit(**JIT)
@@ -338,21 +377,50 @@ def workspace() -> Workspace:
 _N_BY_D_H = "XW1t_G_ha"
 
 
-def _step_scratch(n: int, d_h: int, m: int, dt) -> tuple[np.ndarray, ...]:
-    """Scratch of a step: XW1t_G_ha (n×d_h), hs (4×d_h), oa, G_oa (4×m), nonzero (n)."""
+class _StepScratch(NamedTuple):
+    """Scratch of a step: XW1t_G_ha (n×d_h); hs (1×4×d_h), oa and G_oa (1×4×m): the
+    row pass's; nonzero (parts×n, int64): one row for each thread of the small-n step."""
 
-    def build(ws: Workspace) -> tuple[np.ndarray, ...]:
-        return (ws.array(_N_BY_D_H, (n, d_h), dt), ws.array("hs", (4, d_h), dt),
-                ws.array("oa", (4, m), dt), ws.array("G_oa", (4, m), dt),
-                ws.array("nonzero", (n,), np.int64))
+    XW1t_G_ha: np.ndarray
+    hs: np.ndarray
+    oa: np.ndarray
+    G_oa: np.ndarray
+    nonzero: np.ndarray
 
-    return workspace().arrays(("step", n, d_h, m, dt), build)
+
+def _step_scratch(n: int, d_h: int, m: int, dt, parts: int) -> _StepScratch:
+    def build(ws: Workspace) -> _StepScratch:
+        return _StepScratch(
+            ws.array(_N_BY_D_H, (n, d_h), dt), ws.array("hs", (1, 4, d_h), dt),
+            ws.array("oa", (1, 4, m), dt), ws.array("G_oa", (1, 4, m), dt),
+            ws.array("nonzero", (parts, n), np.int64))
+
+    return workspace().arrays(("step", n, d_h, m, dt, parts), build)
+
+
+_layer: list[str] = []  # numba's threading layer, once launched (it cannot change)
+
+
+def _parallel_threads() -> int:
+    """Threads the parallel small-n step may use: numba's count now
+    (``numba.set_num_threads``) under a spinning threading layer, else 1."""
+    threads = numba.get_num_threads()  # launches numba's threads on the first call
+    if threads == 1:
+        return 1
+    if not _layer:
+        _layer.append(numba.threading_layer())
+    return threads if _layer[0] in SPINNING_LAYERS else 1
+
+
+def _small_parallel(d: int, d_h: int, threads: int) -> bool:
+    """Whether the small-n step splits its products over the threads."""
+    return threads > 1 and d * d_h >= SMALL_PARALLEL_MIN_WORK
 
 
 def _xwt(X: np.ndarray, W1: np.ndarray, XW1t: np.ndarray) -> None:
     """``XW1t = X W1ᵀ`` (2.#1): the tiled loop for few rows, else NumPy's BLAS."""
     if X.shape[0] <= XWT_MAX_ROWS[X.itemsize == 4]:
-        _xwt_small(X, W1, XW1t)
+        _xwt_small(X, W1, XW1t, 0, W1.shape[0])
     else:
         np.matmul(X, W1.T, out=XW1t)
 
@@ -360,7 +428,7 @@ def _xwt(X: np.ndarray, W1: np.ndarray, XW1t: np.ndarray) -> None:
 def _gtx(G_ha: np.ndarray, X: np.ndarray, gW1: np.ndarray, nonzero: np.ndarray) -> None:
     """``gW1 = G_haᵀ X`` (2.#15–16): the loop for few rows, else NumPy's BLAS."""
     if X.shape[0] <= GTX_MAX_ROWS:
-        _gtx_small(G_ha, X, gW1, nonzero)
+        _gtx_small(G_ha, X, gW1, nonzero, 0, gW1.shape[0])
     else:
         np.matmul(G_ha.T, X, out=gW1)
 
@@ -412,16 +480,23 @@ def loss_and_grad(
     array once the workspace has seen this n.
     """
     W1, b1, W2, b2 = p
-    n = X.shape[0]
+    (n, d), d_h, m = X.shape, W1.shape[0], W2.shape[0]
     g = empty_like(p) if out is None else _check_out(out)
-    scratch = _step_scratch(n, W1.shape[0], W2.shape[0], X.dtype)
     if n <= GTX_MAX_ROWS:
-        mean_nll = _step_small(X, y, W1, b1, W2, b2, *scratch, *g)
+        threads = _parallel_threads()
+        parallel = _small_parallel(d, d_h, threads)
+        s = _step_scratch(n, d_h, m, X.dtype, threads if parallel else 1)
+        step = _step_small_parallel if parallel else _step_small
+        mean_nll = step(X, y, W1, b1, W2, b2, s.XW1t_G_ha, s.hs, s.oa, s.G_oa, s.nonzero, *g)
     else:
-        XW1t_G_ha, hs, oa, G_oa, _ = scratch
-        _xwt(X, W1, XW1t_G_ha)  # 2.#1: X W1ᵀ; bias and ReLU come in the row pass
-        mean_nll = _rows_serial(XW1t_G_ha, y, b1, W2, b2, hs, oa, G_oa, *g[1:])
-        np.matmul(XW1t_G_ha.T, X, out=g.W1)  # 2.#15–16: it holds G_ha now
+        # The row pass stays serial: split over the examples (per-thread partial gW2,
+        # gb1, gb2, then summed), it was measured 1-12% slower under 'workqueue' and
+        # 6-150% slower under OpenMP, whose spinning threads then fight BLAS's in the
+        # G_haᵀ X that follows (n = 256-4096, 2 threads, both dtypes).
+        s = _step_scratch(n, d_h, m, X.dtype, 1)
+        _xwt(X, W1, s.XW1t_G_ha)  # 2.#1: X W1ᵀ; bias and ReLU come in the row pass
+        mean_nll = _rows_serial(s.XW1t_G_ha, y, b1, W2, b2, s.hs, s.oa, s.G_oa, *g[1:])
+        np.matmul(s.XW1t_G_ha.T, X, out=g.W1)  # 2.#15–16: it holds G_ha now
     return float(mean_nll) + _add_penalties(p, g, l1, l2), g
 
 
