@@ -48,6 +48,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-coldstart", action="store_true",
                    help="do not measure the JIT compile and cached first-call times in new "
                         "processes (about 20-60 s per JIT implementation and dtype)")
+    p.add_argument("--no-kernels", action="store_true",
+                   help="do not sweep part 1's kernels (a short sweep of "
+                        f"{', '.join(consts.KERNELS)})")
+    p.add_argument("--activation", metavar="NAME", default=consts.ACTIVATION,
+                   help="the hidden activation whose step is timed at the base point beside "
+                        f"ReLU's (default: {consts.ACTIVATION}; 'relu' for none)")
     p.add_argument("--no-numerics", action="store_true",
                    help="leave out the accuracy figure (needs mpmath)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -91,6 +97,11 @@ def run(args) -> int:
         progress=not args.no_progress, force=args.force, cluster=args.cluster)
     if base is not None:
         plan.base = base
+    from mlpbench.mlp.validation import check_activation
+
+    plan.activation = None if check_activation(args.activation) == "relu" else args.activation
+    plan.kernel_sizes = (None if args.no_kernels else
+                         list(pipeline.TINY_KERNEL_SIZES if args.tiny else pipeline.KERNEL_SIZES))
     args.interrupt_note = (f"the sweeps finished so far are in {plan.out}/results_*.json "
                            "(each keeps its finished points)")
     print_done(pipeline.run(plan, echo=pipeline.main_echo))

@@ -606,6 +606,9 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
     if not docs:  # kernel sweeps only (bench --kernels)
         return kernel_report.build_report(kernel_docs, out, numerics, numerics_absent,
                                           title, formats)
+    from mlpbench.report import activations as act_report
+
+    docs, act_docs = act_report.split(docs)  # other hidden activations: their own section
     rep = Report(out, out / "report.md", out / "report.html")
     draw = _Drawer(out, rep, formats)
     # Files of several machines: compared side by side (report.machines); the other
@@ -642,6 +645,7 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
                  _memory_section(main, rep, draw), _threads_section(first, rep, draw),
                  _phase_section(main, rep, draw), _compile_section(main, rep, draw),
                  _numerics_section(numerics, numerics_absent, rep, draw),
+                 *([act_report.section(docs, act_docs, rep)] if act_docs else []),
                  *([kernel_report.section(kernel_docs, rep, draw)] if kernel_docs else []),
                  _machine_section(docs, out)]
     failed = [p for d in docs for p in d["points"] if p["status"] == "failed"]
@@ -650,7 +654,7 @@ def build_report(docs: list[dict], out: Path, numerics: dict | None = None,
             "Points that failed", ["impl", "dtype", "phase", "n", "d", "d_h", "reason"],
             [[p["impl"], p["dtype"], p["phase"], str(p["n"]), str(p["d"]), str(p["d_h"]),
               str(p["reason"])] for p in failed])]))
-    sections.append(_files_section(docs + kernel_docs, rep))
+    sections.append(_files_section(docs + act_docs + kernel_docs, rep))
     write_text(rep.md, render_md(title, sections))
     write_text(rep.html, render_html(title, sections))
     return rep

@@ -40,6 +40,14 @@ TINY_SIZES = {"n": [1, 4, 16], "d": [4, 12, 24], "d_h": [4, 8, 16]}
 TINY_BUDGET_S = 0.05
 #: The grids of the winner maps: each pair of axes, three values of each (see grid_values).
 GRID_PAIRS = (("n", "d_h"), ("n", "d"))
+#: The kernel stage: a few of part 1's kernels (two exp-bound, one bandwidth-bound, a row
+#: one and a reduction) over a few sizes (elements per call), each point budgeted.
+KERNELS = ("sigmoid", "tanh_grad", "relu", "softmax", "sq_l2")
+KERNEL_SIZES = [16, 4096, 262144, 4194304]
+TINY_KERNEL_SIZES = [16, 1024]
+KERNEL_BUDGET_S = 0.5
+#: The non-ReLU hidden activation whose step is timed at the base point beside ReLU's.
+ACTIVATION = "tanh"
 
 
 def grid_values(sizes: Sequence[int], base: int) -> list[int]:
@@ -98,6 +106,10 @@ class RunPlan:
     #: The small grids of the winner maps (without the pure-Python loops, which never
     #: win and would spend the budget).
     grids: bool = True
+    #: The kernel stage's sizes (None or empty: no kernel sweep; none with a cluster).
+    kernel_sizes: Sequence[int] | None = field(default_factory=lambda: list(KERNEL_SIZES))
+    #: The activation whose step is timed at the base point beside ReLU's (None: none).
+    activation: str | None = ACTIVATION
 
 
 def _here(fn: Callable, *args, **kwargs):
@@ -124,8 +136,9 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
         on_machine = functools.partial(cluster.call_on_bench, plan.cluster)
     out = prepare_out_dir(plan.out, plan.force)
     grid_sizes = grids(plan.sizes, plan.base) if plan.grids else {}
+    kernel_sizes = None if plan.cluster else plan.kernel_sizes
     total = (2 + len(plan.sizes) + bool(plan.peak) + bool(plan.numerics) + bool(plan.coldstart)
-             + bool(grid_sizes))
+             + bool(grid_sizes) + bool(plan.activation) + bool(kernel_sizes))
     stage, started = 1, time.perf_counter()
     peak = None
     if plan.peak:
@@ -146,6 +159,11 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
                    f"({', '.join(f'{k}={v}' for k, v in plan.base.items())})",
                    "results_phases.json",
                    SweepConfig(axis="grid", sizes={}, phases=("forward", "backward"), **common)))
+    if plan.activation:
+        sweeps.append((f"timing the step with {plan.activation} hidden units at the base point",
+                       "results_activation.json",
+                       SweepConfig(axis="grid", sizes={}, phases=("step",),
+                                   activation=plan.activation, **common)))
     paths = []
     for text, name, cfg in sweeps:
         _stage(stage, total, text, echo)
@@ -164,6 +182,9 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
                               **{**common, "implementations": fast}),
                   out / name, progress=plan.progress, peak=peak, force=plan.force)
             paths.append(out / name)
+        stage += 1
+    if kernel_sizes:
+        paths.append(_kernel_stage(plan, kernel_sizes, out, peak, stage, total, echo))
         stage += 1
     # Implementations whose first call compiles: their compile and cached first-call
     # times are measured in new processes.
@@ -202,6 +223,24 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
     rep = build.build_report(docs, out, numerics, why)
     echo(f"done in {time.perf_counter() - started:.0f} s")
     return rep
+
+
+def _kernel_stage(plan: RunPlan, sizes: Sequence[int], out: Path, peak, stage: int,
+                  total: int, echo: Callable[[str], None]) -> Path:
+    """The short kernel sweep (harness.kernel_sweep) into results_kernels.json."""
+    from mlpbench.harness import kernel_sweep
+
+    impls = [i for i in plan.implementations if i in kernel_sweep.available()] or ["numpy"]
+    _stage(stage, total, f"sweeping part 1's kernels {', '.join(KERNELS)} over "
+           f"{', '.join(map(str, sizes))} elements ({', '.join(impls)})", echo)
+    cfg = kernel_sweep.KernelConfig(kernels=KERNELS, sizes=list(sizes), implementations=impls,
+                                    dtypes=tuple(plan.dtypes), quick=True,
+                                    budget_s=min(plan.budget_s, KERNEL_BUDGET_S),
+                                    threads=plan.threads)
+    path = out / "results_kernels.json"
+    kernel_sweep.run_kernel_sweep(cfg, path, progress=plan.progress, peak=peak,
+                                  force=plan.force)
+    return path
 
 
 def main_echo(text: str) -> None:
