@@ -24,18 +24,3 @@ JIT_STRICT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": 
 #: ~150 µs to wake one on the project's VM, more than a small-n step.
 SPINNING_LAYERS = frozenset({"omp", "tbb"})
 
-#: The layer for one thread ('workqueue': no region is worth a spinning thread) and for
-#: more ('omp', spinning at most ~0.3 ms after a region: see GOMP_SPINCOUNT).
-THREADING_LAYERS = {1: "workqueue", 2: "omp"}
-
-#: GNU OpenMP's spin count after a region when the user has not set one: 20000 spins
-#: burn ~0.3 ms of a core (measured: 2000 0.13 ms, 20000 0.34 ms, the default 300000
-#: 3.8 ms). Short enough that a spinning thread does not fight the BLAS call that comes
-#: next for long, long enough to bridge the gaps between the regions of a step and
-#: between steps.
-GOMP_SPINCOUNT = "20000"
-
-
-def threading_layer_for(threads: int) -> str:
-    """The threading layer mlpbench chooses for ``threads`` numba threads."""
-    return THREADING_LAYERS[1 if threads <= 1 else 2]

@@ -13,13 +13,16 @@ import socket
 from contextlib import contextmanager
 from typing import Any
 
-#: numba's threading layer for one thread. 'workqueue' puts its threads to sleep after
-#: a parallel region; the OpenMP layer spins for a while, stealing the cores BLAS threads
-#: need next (2-10x slowdowns measured on the project's 2-core machines with OpenMP's
-#: default spin of ~4 ms). For two threads or more, OpenMP with its spin bounded to
-#: ~0.3 ms (``_numba_config.threading_layer_for``, ``GOMP_SPINCOUNT``): a sleeping
-#: workqueue thread takes ~150 µs to wake on the project's VM, more than a small-n step.
-#: Overridden by NUMBA_THREADING_LAYER (and GOMP_SPINCOUNT).
+#: numba's threading layer. 'workqueue' puts its threads to sleep after a parallel
+#: region; the OpenMP layer spins for a while, stealing the cores BLAS threads need
+#: next (2-10x slowdowns measured on the project's 2-core machines). Measured again
+#: for issue 12, 2 threads: OpenMP with its spin bounded (GOMP_SPINCOUNT=20000, ~0.3
+#: ms) halves numba's small-n step when nothing else runs (its split over the hidden
+#: units, impl_numba), but in a sweep next to NumPy's 2-thread OpenBLAS calls, whose
+#: threads spin too, points came out 2-30x slower and erratic; under workqueue a
+#: sleeping thread takes ~150 µs to wake on the project's VM, so numba's small-n step
+#: stays serial there. Overridden by NUMBA_THREADING_LAYER (recorded, with
+#: GOMP_SPINCOUNT), e.g. ``NUMBA_THREADING_LAYER=omp`` for that experiment.
 THREADING_LAYER = "workqueue"
 
 #: CPU flags that matter for these kernels, shown by ``mlpbench info``.
@@ -221,7 +224,7 @@ def configured_threads(threads: int | None):
 
     count = check_threads(threads)
     if _launched_layer() is None and "NUMBA_THREADING_LAYER" not in os.environ:
-        _choose_layer(numba, count)
+        numba.config.THREADING_LAYER = THREADING_LAYER
     _load_blas()
     previous = numba.get_num_threads()
     numba.set_num_threads(count)
@@ -238,19 +241,6 @@ def configured_threads(threads: int | None):
         numba.set_num_threads(previous)
         if pinned:
             os.sched_setaffinity(0, pinned[0])
-
-
-def _choose_layer(numba, count: int) -> None:
-    """numba's layer for ``count`` threads (``_numba_config.threading_layer_for``), the
-    others as fallbacks; OpenMP's spin bounded unless GOMP_SPINCOUNT is set already."""
-    from mlpbench import _numba_config
-
-    layer = THREADING_LAYER if count <= 1 else _numba_config.threading_layer_for(count)
-    numba.config.THREADING_LAYER_PRIORITY = [
-        layer, *(x for x in ("omp", "tbb", "workqueue") if x != layer)]
-    numba.config.THREADING_LAYER = "default"
-    if layer == "omp":
-        os.environ.setdefault("GOMP_SPINCOUNT", _numba_config.GOMP_SPINCOUNT)
 
 
 def _pin(count: int) -> tuple[set[int], set[int]] | None:

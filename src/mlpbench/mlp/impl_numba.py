@@ -46,7 +46,10 @@ GTX_MAX_ROWS = 16
 #: parallel/serial 0.45-0.54 (float64) and 0.56-0.65 (float32) at n = 1, 4, 16 (each
 #: core keeps its half of W1 and gW1 in its own L2). Under 'workqueue', whose threads
 #: sleep, waking one costs ~150 µs on the project's VM (an empty region: 2 µs under
-#: OpenMP), and the split was 1.2-4x slower: the step stays serial there.
+#: OpenMP), and the split was 1.2-4x slower: the step stays serial there. The sweep runs
+#: numba under 'workqueue' (harness.machine: in a sweep next to NumPy's 2-thread OpenBLAS
+#: calls, OpenMP's points were 2-30x slower and erratic), so there this step is serial;
+#: numba's own default layer, for a program that imports it, is OpenMP (TBB if found).
 SMALL_PARALLEL_MIN_WORK = 1 << 15
 
 # ---------------------------------------------------------------- one row of the batch
@@ -357,6 +360,73 @@ def _penalty_grad(W1, W2, gW1, gW2, l1, two_l2):
     return a1 + a2, q1 + q2
 
 
+# ------------------------------------------- other hidden activations than ReLU
+
+# The fused kernels above are ReLU's, the benchmarked default, kept as they are. Another
+# activation (docs/math.md#hidden-activations) takes these: one example at a time, ha kept
+# in a row of scratch (the derivative is part 1's stable form in ha, never in hs), the
+# activation an integer code (_numba_blocks.TANH, ...): one compilation per dtype serves
+# tanh, sigmoid and softplus.
+
+
+@njit(**JIT)
+def _step_rows_act(XW1t_G_ha, y, b1, W2, b2, act, ha, hs, d, oa, G_oa, gb1, gW2, gb2):
+    """The row pass of a step (2.#1–16) with activation ``act``: each row of XW1t_G_ha holds
+    ``X W1ᵀ`` on entry and ``G_ha`` on return; adds to gW2, gb1, gb2; returns
+    ``Σ L_i / n``. ha, hs, d (d_h) and oa, G_oa (m) are rows of scratch."""
+    _zero_grads(gb1, gW2, gb2)
+    inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(XW1t_G_ha.shape[0])
+    total = 0.0
+    for i in range(XW1t_G_ha.shape[0]):
+        row = XW1t_G_ha[i]
+        for j in range(row.shape[0]):
+            ha[j] = row[j] + b1[j]  # 2.#1
+        blocks.activate_row(ha, hs, act)  # 2.#1: hs = act(ha)
+        top = blocks.logits_row(hs, W2, b2, oa)  # 2.#2
+        total += _nll_grad_row(oa, top, y[i], inv_n, G_oa)  # 2.#3–8
+        blocks.backprop_row_act(G_oa, W2, hs, ha, act, row, gW2, gb2, d)  # 2.#9–14
+        blocks.add_row(gb1, row)  # 2.#15–16
+    return total
+
+
+@njit(**JIT)
+def _backward_rows_act(y, W2, ha, hs, os, G_ha, G_oa, d, gb1, gW2, gb2, act):
+    """G_ha and gW2, gb1, gb2 from a forward pass (2.#7–16) with activation ``act``."""
+    _zero_grads(gb1, gW2, gb2)
+    inv_n = G_ha.dtype.type(1) / G_ha.dtype.type(G_ha.shape[0])
+    for i in range(G_ha.shape[0]):
+        blocks.grad_oa_row(os[i], y[i], inv_n, G_oa)  # 2.#7–8
+        blocks.backprop_row_act(G_oa, W2, hs[i], ha[i], act, G_ha[i], gW2, gb2, d)  # 2.#9–14
+        blocks.add_row(gb1, G_ha[i])  # 2.#15–16
+
+
+@njit(**JIT)
+def _forward_rows_act(b1, W2, b2, ha, hs, oa, os, act):
+    """From ``ha = X W1ᵀ`` (without the bias) fill ``ha, hs, oa, os`` (2.#1–3)."""
+    for i in range(ha.shape[0]):
+        h, s, o = ha[i], hs[i], oa[i]
+        for j in range(h.shape[0]):
+            h[j] += b1[j]  # 2.#1
+        blocks.activate_row(h, s, act)  # 2.#1
+        top = blocks.logits_row(s, W2, b2, o)  # 2.#2
+        blocks.softmax_row(o, top, os[i])  # 2.#3
+
+
+@njit(**JIT)
+def _loss_rows_act(XW1t, y, b1, W2, b2, hs, oa, act):
+    """``Σ_i L_i / n`` (2.#1–5) from ``X W1ᵀ``, with hs, oa (one row) as scratch."""
+    inv_n = XW1t.dtype.type(1) / XW1t.dtype.type(XW1t.shape[0])
+    total = 0.0
+    for i in range(XW1t.shape[0]):
+        row = XW1t[i]
+        for j in range(row.shape[0]):
+            hs[j] = row[j] + b1[j]  # 2.#1
+        blocks.activate_row(hs, hs, act)  # 2.#1, in place (ha is not kept)
+        top = blocks.logits_row(hs, W2, b2, oa)  # 2.#2
+        total += blocks.nll_row(oa, top, y[i], inv_n)  # 2.#4–5
+    return total
+
+
 # ----------------------------------------------------------- raw functions (Python)
 
 _local = threading.local()
@@ -449,39 +519,72 @@ def _add_penalties(p: Params, g: Params, l1: float, l2: float) -> float:
     return l1 * a + l2 * q
 
 
-def forward(p: Params, X: np.ndarray) -> Forward:
+def forward(p: Params, X: np.ndarray, activation: str = "relu") -> Forward:
     """``Forward(ha, hs, oa, os)`` (2.#1–3), fresh arrays."""
     n, d_h, m = X.shape[0], p.W1.shape[0], p.W2.shape[0]
     ha, hs = np.empty((n, d_h), X.dtype), np.empty((n, d_h), X.dtype)
     oa, os = np.empty((n, m), X.dtype), np.empty((n, m), X.dtype)
     _xwt(X, p.W1, ha)
-    _forward_rows(p.b1, p.W2, p.b2, ha, hs, oa, os)
+    if activation == "relu":
+        _forward_rows(p.b1, p.W2, p.b2, ha, hs, oa, os)
+    else:
+        _forward_rows_act(p.b1, p.W2, p.b2, ha, hs, oa, os, blocks.activation_code(activation))
     return Forward(ha, hs, oa, os)
 
 
-def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0) -> float:
+def loss(p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
+         activation: str = "relu") -> float:
     """Regularized risk ``R`` (2.#4–5)."""
     n, d_h, m = X.shape[0], p.W1.shape[0], p.W2.shape[0]
     ws = workspace()
     XW1t = ws.array(_N_BY_D_H, (n, d_h), X.dtype)
     _xwt(X, p.W1, XW1t)
-    mean_nll = _loss_rows(XW1t, y, p.b1, p.W2, p.b2, ws.array("hs", (1, d_h), X.dtype)[0],
-                          ws.array("oa", (1, m), X.dtype)[0])
+    hs, oa = ws.array("hs", (1, d_h), X.dtype)[0], ws.array("oa", (1, m), X.dtype)[0]
+    if activation == "relu":
+        mean_nll = _loss_rows(XW1t, y, p.b1, p.W2, p.b2, hs, oa)
+    else:
+        mean_nll = _loss_rows_act(XW1t, y, p.b1, p.W2, p.b2, hs, oa,
+                                  blocks.activation_code(activation))
     return float(mean_nll) + blocks.penalty_value(p.W1, p.W2, l1, l2)
+
+
+def _act_rows(ws: Workspace, d_h: int, m: int, dt) -> tuple[np.ndarray, ...]:
+    """The rows of scratch of the other activations' kernels: ha, hs, d (d_h), oa, G_oa (m)."""
+    return (ws.array("act_ha", (d_h,), dt), ws.array("act_hs", (d_h,), dt),
+            ws.array("act_d", (d_h,), dt), ws.array("act_oa", (m,), dt),
+            ws.array("act_G_oa", (m,), dt))
+
+
+def _loss_and_grad_act(p: Params, X: np.ndarray, y: np.ndarray, l1: float, l2: float,
+                       g: Params, act: int) -> tuple[float, Params]:
+    """``loss_and_grad`` for another activation than ReLU: ``X W1ᵀ``, the row pass of
+    :func:`_step_rows_act`, ``gW1 = G_haᵀ X``."""
+    W1, b1, W2, b2 = p
+    n, d_h, m = X.shape[0], W1.shape[0], W2.shape[0]
+    ws = workspace()
+    XW1t_G_ha = ws.array(_N_BY_D_H, (n, d_h), X.dtype)
+    _xwt(X, W1, XW1t_G_ha)  # 2.#1: X W1ᵀ
+    ha, hs, d, oa, G_oa = _act_rows(ws, d_h, m, X.dtype)
+    mean_nll = _step_rows_act(XW1t_G_ha, y, b1, W2, b2, act, ha, hs, d, oa, G_oa, *g[1:])
+    _gtx(XW1t_G_ha, X, g.W1, ws.array("nonzero", (n,), np.int64))  # 2.#15–16: G_ha now
+    return float(mean_nll) + _add_penalties(p, g, l1, l2), g
 
 
 def loss_and_grad(
     p: Params, X: np.ndarray, y: np.ndarray, l1: float = 0.0, l2: float = 0.0,
-    out: Params | None = None,
+    out: Params | None = None, activation: str = "relu",
 ) -> tuple[float, Params]:
     """``(R, ∂R/∂Θ)`` in three passes; the gradient goes into ``out`` when given.
 
     Scratch comes from this thread's ``workspace()``: with ``out``, a step allocates no
-    array once the workspace has seen this n.
+    array once the workspace has seen this n. ``activation``: ReLU (the fused kernels
+    above) or another (``_loss_and_grad_act``).
     """
     W1, b1, W2, b2 = p
     (n, d), d_h, m = X.shape, W1.shape[0], W2.shape[0]
     g = empty_like(p) if out is None else _check_out(out)
+    if activation != "relu":
+        return _loss_and_grad_act(p, X, y, l1, l2, g, blocks.activation_code(activation))
     if n <= GTX_MAX_ROWS:
         threads = _parallel_threads()
         parallel = _small_parallel(d, d_h, threads)
@@ -502,15 +605,20 @@ def loss_and_grad(
 
 def backward(
     p: Params, X: np.ndarray, y: np.ndarray, f: Forward, l1: float = 0.0, l2: float = 0.0,
-    out: Params | None = None,
+    out: Params | None = None, activation: str = "relu",
 ) -> Params:
     """Gradient ``∂R/∂Θ`` given the forward pass f (2.#7–16, penalties 1.#8–9)."""
     n, d_h, m = X.shape[0], p.W1.shape[0], p.W2.shape[0]
     g = empty_like(p) if out is None else _check_out(out)
     ws = workspace()
     G_ha = ws.array(_N_BY_D_H, (n, d_h), X.dtype)
-    _backward_rows_all(y, p.W2, f.ha, f.hs, f.os, G_ha, ws.array("G_oa", (1, m), X.dtype),
-                       *g[1:])
+    if activation == "relu":
+        _backward_rows_all(y, p.W2, f.ha, f.hs, f.os, G_ha,
+                           ws.array("G_oa", (1, m), X.dtype), *g[1:])
+    else:
+        _, _, d, _, G_oa = _act_rows(ws, d_h, m, X.dtype)
+        _backward_rows_act(y, p.W2, f.ha, f.hs, f.os, G_ha, G_oa, d, *g[1:],
+                           blocks.activation_code(activation))
     _gtx(G_ha, X, g.W1, ws.array("nonzero", (n,), np.int64))
     _add_penalties(p, g, l1, l2)
     return g
