@@ -226,3 +226,13 @@ def test_kernel_report_draws_readable_figures_and_says_the_bound(tmp_path):
     assert any("of the bandwidth bound" in line for line in rep.summary)
     # 1024 float64 elements: 16 KiB read+written, beyond the 8 KiB of this fake L3: DRAM.
     assert "| relu | 1,024 |" in md and "| DRAM |" in md
+
+
+def test_commands_that_read_mlp_sweeps_say_what_a_kernel_file_is(tmp_path, capsys):
+    out = tmp_path / "k.json"
+    kernel_sweep.run_kernel_sweep(config(kernels=("relu",), sizes=[4], dtypes=("float64",),
+                                         implementations=("numpy",)), out, progress=False)
+    assert main(["compare", str(out), str(out)]) == 2
+    assert "kernel sweep" in capsys.readouterr().err
+    assert main(["bench", "--table", str(out)]) == 0
+    assert "relu at 4 elements (GB/s): numpy" in capsys.readouterr().out

@@ -156,11 +156,18 @@ def run(args) -> int:
         docs = []
         for i, path in enumerate(args.table):
             print(f"{'' if i == 0 else chr(10)}== {path}")
-            docs.append(load_results(path, need_points=True))
+            doc = load_results(path, need_points=True)
+            if doc.get("kind") == "kernels":  # bench --kernels: GB/s at the largest size
+                from mlpbench.harness.kernel_sweep import summary_lines
+
+                print("\n".join(summary_lines(doc)))
+                continue
+            docs.append(doc)
             print_tables(docs[-1])
-        print(f"\n== numba against every other implementation"
-              f"{', all files' if len(docs) > 1 else ''}")
-        print(ratio_table(docs))
+        if docs:
+            print(f"\n== numba against every other implementation"
+                  f"{', all files' if len(docs) > 1 else ''}")
+            print(ratio_table(docs))
         return 0
     if getattr(args, "kernels", None) is not None:
         from mlpbench.commands import kernels_bench

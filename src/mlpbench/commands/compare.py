@@ -42,6 +42,10 @@ def run(args) -> int:
         raise UsageError(f"--threshold must be a finite number >= 0, got {args.threshold}")
     base = load_results(args.base, need_points=True)
     new = load_results(args.new, need_points=True)
+    for path, doc in ((args.base, base), (args.new, new)):
+        if doc.get("kind") == "kernels":
+            raise UsageError(f"{path} holds a kernel sweep (bench --kernels); compare reads "
+                             "MLP sweeps: draw kernel sweeps with mlpbench report")
     out = prepare_out_dir(args.out, args.force) if args.out else None
     result = compare.compare(base, new, args.threshold)
     if result.differences:
