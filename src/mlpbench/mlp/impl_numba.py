@@ -241,6 +241,12 @@ def _gtx_small(G_ha, X, gW1, nonzero, j0, j1):
                 count += 1
         if count == 0:
             gw[:] = zero
+        elif count == 1:  # one example (n = 1): a scaled copy, 1 multiply per entry
+            g0 = G_ha[nonzero[0], j]
+            x0 = X[nonzero[0]]
+            for l in range(gw.shape[0]):
+                gw[l] = g0 * x0[l]
+            continue
         for t in range(0, count, 4):
             # examples past count get a zero weight and repeat nonzero[t]: no branch inside
             i0 = nonzero[t]
@@ -473,10 +479,11 @@ _layer: list[str] = []  # numba's threading layer, once launched (it cannot chan
 
 def _parallel_threads() -> int:
     """Threads the parallel small-n step may use: numba's count now
-    (``numba.set_num_threads``) under a spinning threading layer, else 1."""
-    threads = numba.get_num_threads()  # launches numba's threads on the first call
-    if threads == 1:
+    (``numba.set_num_threads``) under a spinning threading layer, else 1. Once the layer
+    is known not to spin, numba is not asked again (asking costs ~5 µs in a step)."""
+    if _layer and _layer[0] not in SPINNING_LAYERS:
         return 1
+    threads = numba.get_num_threads()  # launches numba's threads on the first call
     if not _layer:
         _layer.append(numba.threading_layer())
     return threads if _layer[0] in SPINNING_LAYERS else 1
@@ -485,6 +492,14 @@ def _parallel_threads() -> int:
 def _small_parallel(d: int, d_h: int, threads: int) -> bool:
     """Whether the small-n step splits its products over the threads."""
     return threads > 1 and d * d_h >= SMALL_PARALLEL_MIN_WORK
+
+
+def _small_threads(d: int, d_h: int) -> int:
+    """Threads of the small-n step: 1 below SMALL_PARALLEL_MIN_WORK (numba not asked)."""
+    if d * d_h < SMALL_PARALLEL_MIN_WORK:
+        return 1
+    threads = _parallel_threads()
+    return threads if _small_parallel(d, d_h, threads) else 1
 
 
 def _xwt(X: np.ndarray, W1: np.ndarray, XW1t: np.ndarray) -> None:
@@ -586,10 +601,9 @@ def loss_and_grad(
     if activation != "relu":
         return _loss_and_grad_act(p, X, y, l1, l2, g, blocks.activation_code(activation))
     if n <= GTX_MAX_ROWS:
-        threads = _parallel_threads()
-        parallel = _small_parallel(d, d_h, threads)
-        s = _step_scratch(n, d_h, m, X.dtype, threads if parallel else 1)
-        step = _step_small_parallel if parallel else _step_small
+        threads = _small_threads(d, d_h)
+        s = _step_scratch(n, d_h, m, X.dtype, threads)
+        step = _step_small_parallel if threads > 1 else _step_small
         mean_nll = step(X, y, W1, b1, W2, b2, s.XW1t_G_ha, s.hs, s.oa, s.G_oa, s.nonzero, *g)
     else:
         # The row pass stays serial: split over the examples (per-thread partial gW2,
