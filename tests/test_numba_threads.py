@@ -1,8 +1,8 @@
 """The compiled implementations at 1 and 2 numba threads, on every size regime.
 
 ``numba``: the small-n step (n <= GTX_MAX_ROWS) serial and split over the hidden units
-(``_step_small_parallel``: each thread its own columns of X W1ᵀ and rows of gW1, forced
-here whatever the threading layer and the size of W1); the tiled X W1ᵀ with BLAS's
+(``_xwt_split``, ``_gtx_split``: each thread its own columns of X W1ᵀ and rows of gW1,
+forced here whatever the threading layer and the size of W1); the tiled X W1ᵀ with BLAS's
 G_haᵀ X (n <= XWT_MAX_ROWS); BLAS for both. ``numba-loops``: its serial and its
 parallel path (more shapes in test_numba_loops). Each agrees with ``numpy``
 (``mlp.agreement_rtol``) and passes the gradient check at both thread counts. Shapes

@@ -74,9 +74,9 @@ def _nll_grad_row(oa, top, label, inv_n, G_oa):
 # ------------------------------------------------------------------- blocks of rows
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _step_block(XW1t_G_ha, i, y, b1, W2, b2, inv_n, hs, oa, G_oa, gW2, gb1, gb2):
-    """Examples i:i+4 of a step, as ``_step_rows`` does them one at a time, but with each
+    """Examples i:i+4 of a step, as ``_row_pass`` does them one at a time, but with each
     pass over W2 or gW2 shared by the four: register tiles of 4 examples × 2 rows of W2
     for the logits and gW2, five rows of W2 per pass for G_hs (30% fewer loads than 4 × 1;
     measured 12% faster in float32, no change in float64).
@@ -154,15 +154,18 @@ def _step_block(XW1t_G_ha, i, y, b1, W2, b2, inv_n, hs, oa, G_oa, gW2, gb1, gb2)
 
 
 @njit(**JIT)
-def _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, i0, i1, hs, oa, G_oa, gW2, gb1, gb2):
-    """Examples i0:i1 of a step (2.#1–16): their rows of XW1t_G_ha hold ``X W1ᵀ`` on
-    entry and ``G_ha`` on return.
+def _row_pass(XW1t_G_ha, y, b1, W2, b2, hs, oa, G_oa, gb1, gW2, gb2):
+    """The row pass of a step (2.#1–16): each row of XW1t_G_ha holds the example's
+    ``X W1ᵀ`` on entry and its ``G_ha`` on return; gW2, gb1, gb2 are set.
 
-    Adds their shares to gW2, gb1, gb2 and returns ``Σ L_i / n`` over them in float64.
-    hs (4×d_h), oa, G_oa (4×m) are scratch: blocks of four examples, then one at a time.
+    Returns ``Σ_i L_i / n`` in float64. hs (4×d_h), oa, G_oa (4×m) are scratch: blocks
+    of four examples (``_step_block``, inlined: compiled here only), then one at a time.
     """
+    i1 = XW1t_G_ha.shape[0]
+    _zero_grads(gb1, gW2, gb2)
+    inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(i1)
     total = 0.0
-    i = i0
+    i = 0
     while i + 4 <= i1:
         total += _step_block(XW1t_G_ha, i, y, b1, W2, b2, inv_n, hs, oa, G_oa, gW2, gb1, gb2)
         i += 4
@@ -268,20 +271,10 @@ def _zero_grads(gb1, gW2, gb2):
 
 
 # ------------------------------------------------------------------------ drivers
-
-
-@njit(**JIT)
-def _step_small(X, y, W1, b1, W2, b2, XW1t_G_ha, hs, oa, G_oa, nonzero, gW1, gb1, gW2, gb2):
-    """A whole step for n <= GTX_MAX_ROWS, in one call: the products are loops too.
-    Returns ``Σ L_i / n``, the mean loss (2.#4–5)."""
-    n, d_h = X.shape[0], W1.shape[0]
-    _xwt_small(X, W1, XW1t_G_ha, 0, d_h)  # 2.#1: X W1ᵀ; bias and ReLU come in the row pass
-    _zero_grads(gb1, gW2, gb2)
-    inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(n)
-    total = _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs[0], oa[0], G_oa[0], gW2,
-                       gb1, gb2)
-    _gtx_small(XW1t_G_ha, X, gW1, nonzero[0], 0, d_h)  # 2.#15–16: it holds G_ha now
-    return total
+# Each driver below is called from Python, never from another compiled function: numba
+# compiles a function's callees again into each caller (it links their code in and
+# optimizes and emits the whole), so every level of compiled calls above the row pass
+# would compile it once more (measured: ~1 s per level and dtype).
 
 
 @njit(**JIT)
@@ -294,36 +287,28 @@ def _span(size, parts, c, align):
 
 
 @njit(**JIT_PARALLEL)
-def _step_small_parallel(X, y, W1, b1, W2, b2, XW1t_G_ha, hs, oa, G_oa, nonzero, gW1, gb1,
-                         gW2, gb2):
-    """``_step_small`` with its two products split over the hidden units: each thread
-    takes its own rows of W1 and of gW1 (the outputs are split, not the examples: no
-    race), so at n = 1 each core streams half of W1 in and half of gW1 out, from its
-    own L2. The row pass between them (O(n·d_h·m)) stays serial."""
-    n, d_h = X.shape[0], W1.shape[0]
+def _xwt_split(X, W1, XW1t, parts):
+    """``_xwt_small`` split over the hidden units: each of ``parts`` threads its own
+    columns of X W1ᵀ (and rows of W1). With ``_gtx_split``, the small-n step on several
+    threads: at n = 1 each core streams half of W1 in and half of gW1 out, from its
+    own L2; the row pass between them (O(n·d_h·m)) stays serial."""
+    d_h = W1.shape[0]
+    align = 64 // XW1t.itemsize  # one cache line of a row of XW1t
+    for c in prange(parts):
+        j0, j1 = _span(d_h, parts, c, align)
+        _xwt_small(X, W1, XW1t, j0, j1)
+
+
+@njit(**JIT_PARALLEL)
+def _gtx_split(G_ha, X, gW1, nonzero):
+    """``_gtx_small`` split over the hidden units: each thread its own rows of gW1 (the
+    outputs are split, not the examples: no race) and its own row of nonzero."""
+    d_h = gW1.shape[0]
     parts = nonzero.shape[0]
-    align = 64 // XW1t_G_ha.itemsize  # one cache line of a row of XW1t_G_ha
-    for c in prange(parts):  # 2.#1: columns of X W1ᵀ
+    align = 64 // G_ha.itemsize
+    for c in prange(parts):
         j0, j1 = _span(d_h, parts, c, align)
-        _xwt_small(X, W1, XW1t_G_ha, j0, j1)
-    _zero_grads(gb1, gW2, gb2)
-    inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(n)
-    total = _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs[0], oa[0], G_oa[0], gW2,
-                       gb1, gb2)
-    for c in prange(parts):  # 2.#15–16: rows of gW1
-        j0, j1 = _span(d_h, parts, c, align)
-        _gtx_small(XW1t_G_ha, X, gW1, nonzero[c], j0, j1)
-    return total
-
-
-@njit(**JIT)
-def _rows_serial(XW1t_G_ha, y, b1, W2, b2, hs, oa, G_oa, gb1, gW2, gb2):
-    """The row pass of a step over every example; returns ``Σ_i L_i / n``."""
-    n = XW1t_G_ha.shape[0]
-    _zero_grads(gb1, gW2, gb2)
-    inv_n = XW1t_G_ha.dtype.type(1) / XW1t_G_ha.dtype.type(n)
-    return _step_rows(XW1t_G_ha, y, b1, W2, b2, inv_n, 0, n, hs[0], oa[0], G_oa[0], gW2,
-                      gb1, gb2)
+        _gtx_small(G_ha, X, gW1, nonzero[c], j0, j1)
 
 
 @njit(**JIT)
@@ -454,22 +439,24 @@ _N_BY_D_H = "XW1t_G_ha"
 
 
 class _StepScratch(NamedTuple):
-    """Scratch of a step: XW1t_G_ha (n×d_h); hs (1×4×d_h), oa and G_oa (1×4×m): the
-    row pass's; nonzero (parts×n, int64): one row for each thread of the small-n step."""
+    """Scratch of a step: XW1t_G_ha (n×d_h); hs (4×d_h), oa and G_oa (4×m): the row
+    pass's; nonzero (parts×n, int64): one row for each thread of the small-n step, and
+    nonzero0 its first row."""
 
     XW1t_G_ha: np.ndarray
     hs: np.ndarray
     oa: np.ndarray
     G_oa: np.ndarray
     nonzero: np.ndarray
+    nonzero0: np.ndarray
 
 
 def _step_scratch(n: int, d_h: int, m: int, dt, parts: int) -> _StepScratch:
     def build(ws: Workspace) -> _StepScratch:
+        nonzero = ws.array("nonzero", (parts, n), np.int64)
         return _StepScratch(
-            ws.array(_N_BY_D_H, (n, d_h), dt), ws.array("hs", (1, 4, d_h), dt),
-            ws.array("oa", (1, 4, m), dt), ws.array("G_oa", (1, 4, m), dt),
-            ws.array("nonzero", (parts, n), np.int64))
+            ws.array(_N_BY_D_H, (n, d_h), dt), ws.array("hs", (4, d_h), dt),
+            ws.array("oa", (4, m), dt), ws.array("G_oa", (4, m), dt), nonzero, nonzero[0])
 
     return workspace().arrays(("step", n, d_h, m, dt, parts), build)
 
@@ -601,10 +588,19 @@ def loss_and_grad(
     if activation != "relu":
         return _loss_and_grad_act(p, X, y, l1, l2, g, blocks.activation_code(activation))
     if n <= GTX_MAX_ROWS:
+        # Few examples: the products are loops too (three calls from here, not one
+        # compiled driver: see "drivers" above).
         threads = _small_threads(d, d_h)
         s = _step_scratch(n, d_h, m, X.dtype, threads)
-        step = _step_small_parallel if threads > 1 else _step_small
-        mean_nll = step(X, y, W1, b1, W2, b2, s.XW1t_G_ha, s.hs, s.oa, s.G_oa, s.nonzero, *g)
+        if threads > 1:
+            _xwt_split(X, W1, s.XW1t_G_ha, threads)
+        else:
+            _xwt_small(X, W1, s.XW1t_G_ha, 0, d_h)  # 2.#1: X W1ᵀ; bias, ReLU: row pass
+        mean_nll = _row_pass(s.XW1t_G_ha, y, b1, W2, b2, s.hs, s.oa, s.G_oa, *g[1:])
+        if threads > 1:
+            _gtx_split(s.XW1t_G_ha, X, g.W1, s.nonzero)
+        else:
+            _gtx_small(s.XW1t_G_ha, X, g.W1, s.nonzero0, 0, d_h)  # 2.#15–16: G_ha now
     else:
         # The row pass stays serial: split over the examples (per-thread partial gW2,
         # gb1, gb2, then summed), it was measured 1-12% slower under 'workqueue' and
@@ -612,7 +608,7 @@ def loss_and_grad(
         # G_haᵀ X that follows (n = 256-4096, 2 threads, both dtypes).
         s = _step_scratch(n, d_h, m, X.dtype, 1)
         _xwt(X, W1, s.XW1t_G_ha)  # 2.#1: X W1ᵀ; bias and ReLU come in the row pass
-        mean_nll = _rows_serial(s.XW1t_G_ha, y, b1, W2, b2, s.hs, s.oa, s.G_oa, *g[1:])
+        mean_nll = _row_pass(s.XW1t_G_ha, y, b1, W2, b2, s.hs, s.oa, s.G_oa, *g[1:])
         np.matmul(s.XW1t_G_ha.T, X, out=g.W1)  # 2.#15–16: it holds G_ha now
     return float(mean_nll) + _add_penalties(p, g, l1, l2), g
 
