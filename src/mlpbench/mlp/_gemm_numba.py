@@ -38,7 +38,7 @@ def leading_dim(n: int, itemsize: int) -> int:
     return ld
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")  # called by _gemm_nt only: compiled there alone
 def _nt_tile(A, Bt, C, i0, i1, j0, j1, k0, k1):
     """``C[i0:i1, j0:j1] += A[i0:i1, k0:k1] @ Bt[j0:j1, k0:k1]ᵀ``.
 

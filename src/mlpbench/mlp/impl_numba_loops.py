@@ -193,21 +193,6 @@ def _grads_serial(X, G_oa, W1, W2, hs, ha, l1, two_l2, penalize, act):
 
 
 @njit(**JIT)
-def _step_serial(X, y, W1, b1, W2, b2, l1, two_l2, penalize, act):
-    n = X.shape[0]
-    hs = np.empty((n, W1.shape[0]), X.dtype)
-    # ReLU's derivative reads hs (> 0 exactly where ha is): ha is not kept; another
-    # activation's derivative needs ha itself.
-    ha = hs if act == blocks.RELU else np.empty_like(hs)
-    oa = np.empty((n, W2.shape[0]), X.dtype)
-    os = np.empty_like(oa)
-    G_oa = np.empty_like(oa)
-    total = _output_grad_rows(X, y, W1, b1, W2, b2, ha, hs, oa, os, G_oa, 0, n, act)
-    gW1, gb1, gW2, gb2 = _grads_serial(X, G_oa, W1, W2, hs, ha, l1, two_l2, penalize, act)
-    return total, gW1, gb1, gW2, gb2
-
-
-@njit(**JIT)
 def _backward_serial(X, y, W1, W2, ha, hs, os, l1, two_l2, penalize, act):
     G_oa = np.empty_like(os)
     inv_n = _inv_n(os)
@@ -285,8 +270,7 @@ def _reduce_partials(gW2_parts, gb2_parts, W2, l1, two_l2, penalize):
     return gW2, gb2
 
 
-@njit(**JIT_PARALLEL)
-def _grads_parallel(X, y, W1, b1, W2, b2, ha, hs, os, given, l1, two_l2, penalize, ld, act):
+def _grads_parallel(X, y, W1, b1, W2, b2, ha, hs, os, given, l1, two_l2, penalize, act):
     """The gradient in two parallel phases: row chunks (G_oa, G_ha, gW2/gb2 partials,
     packing ``Xᵀ`` and ``G_haᵀ`` into rows of length ld), then tiles of gW1.
 
@@ -296,15 +280,28 @@ def _grads_parallel(X, y, W1, b1, W2, b2, ha, hs, os, given, l1, two_l2, penaliz
     """
     n, d = X.shape
     d_h, m = W1.shape[0], W2.shape[0]
-    oa = np.empty((n, m), X.dtype)
-    G_oa = np.empty_like(os)
+    ld = leading_dim(n, X.dtype.itemsize)
     G_haT = np.empty((d_h, ld), X.dtype)
     XT = np.empty((d, ld), X.dtype)
-    inv_n = _inv_n(X)
     count, rows = _chunks(n)
     loss_parts = np.zeros(count)
     gW2_parts = np.zeros((count, m, d_h), X.dtype)
     gb2_parts = np.zeros((count, m), X.dtype)
+    _chunk_phase(X, y, W1, b1, W2, b2, ha, hs, os, np.empty((n, m), X.dtype),
+                 np.empty_like(os), G_haT, XT, loss_parts, gW2_parts, gb2_parts, given, act)
+    gW1, gb1 = _grad_w1_parallel(G_haT, XT, n, W1, l1, two_l2, penalize)
+    gW2, gb2 = _reduce_partials(gW2_parts, gb2_parts, W2, l1, two_l2, penalize)
+    return loss_parts.sum(), gW1, gb1, gW2, gb2
+
+
+@njit(**JIT_PARALLEL)
+def _chunk_phase(X, y, W1, b1, W2, b2, ha, hs, os, oa, G_oa, G_haT, XT, loss_parts,
+                 gW2_parts, gb2_parts, given, act):
+    """The first phase of ``_grads_parallel``: each chunk of rows its G_oa, G_ha (into
+    G_haT), Xᵀ (into XT), loss (``loss_parts``) and gW2, gb2 partials."""
+    n = X.shape[0]
+    inv_n = _inv_n(X)
+    count, rows = _chunks(n)
     for t in prange(count):  # chunk t owns its rows and its partials: no race
         i0 = t * rows
         i1 = min(n, i0 + rows)
@@ -316,9 +313,6 @@ def _grads_parallel(X, y, W1, b1, W2, b2, ha, hs, os, given, l1, two_l2, penaliz
                                               i0, i1, act)
         _backprop_rows(X, G_oa, W2, hs, ha, G_haT, XT, gW2_parts[t], gb2_parts[t], i0, i1,
                        act)
-    gW1, gb1 = _grad_w1_parallel(G_haT, XT, n, W1, l1, two_l2, penalize)
-    gW2, gb2 = _reduce_partials(gW2_parts, gb2_parts, W2, l1, two_l2, penalize)
-    return loss_parts.sum(), gW1, gb1, gW2, gb2
 
 
 @njit(**JIT)
@@ -362,15 +356,19 @@ def loss_and_grad(
     n, d = X.shape
     act = blocks.activation_code(activation)
     s1, s2, penalize = blocks.penalty_scalars(p.W1, l1, l2)
+    # The drivers are called from here, not from one compiled function: numba compiles
+    # a callee again into each compiled caller (see "drivers" in impl_numba).
+    hs = np.empty((n, p.W1.shape[0]), X.dtype)
+    ha = hs if act == blocks.RELU else np.empty_like(hs)  # ReLU's derivative reads hs
+    os = np.empty((n, p.W2.shape[0]), X.dtype)
     if _serial(n, d, p.W1.shape[0]):
-        mean_nll, *g = _step_serial(X, y, p.W1, p.b1, p.W2, p.b2, s1, s2, penalize, act)
+        G_oa = np.empty_like(os)
+        mean_nll = _output_grad_rows(X, y, p.W1, p.b1, p.W2, p.b2, ha, hs, np.empty_like(os),
+                                     os, G_oa, 0, n, act)
+        g = _grads_serial(X, G_oa, p.W1, p.W2, hs, ha, s1, s2, penalize, act)
     else:
-        hs = np.empty((n, p.W1.shape[0]), X.dtype)
-        ha = hs if act == blocks.RELU else np.empty_like(hs)  # ReLU's derivative reads hs
-        os = np.empty((n, p.W2.shape[0]), X.dtype)
-        ld = leading_dim(n, X.dtype.itemsize)
         mean_nll, *g = _grads_parallel(X, y, p.W1, p.b1, p.W2, p.b2, ha, hs, os, False,
-                                       s1, s2, penalize, ld, act)
+                                       s1, s2, penalize, act)
     return float(mean_nll) + blocks.penalty_value(p.W1, p.W2, l1, l2), Params(*g)
 
 
@@ -385,7 +383,6 @@ def backward(
     if _serial(n, d, p.W1.shape[0]):
         g = _backward_serial(X, y, p.W1, p.W2, f.ha, f.hs, f.os, s1, s2, penalize, act)
     else:
-        ld = leading_dim(n, X.dtype.itemsize)
         _, *g = _grads_parallel(X, y, p.W1, p.b1, p.W2, p.b2, f.ha, f.hs, f.os, True,
-                                s1, s2, penalize, ld, act)
+                                s1, s2, penalize, act)
     return Params(*g)
