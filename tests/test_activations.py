@@ -173,3 +173,13 @@ def test_cli_check_and_bench_take_the_activation(tmp_path, capsys):
 
     doc = load_results(out)
     assert doc["sweep"]["activation"] == "tanh" and doc["points"][0]["activation"] == "tanh"
+
+
+def test_decision_regions_use_the_trained_activation():
+    from mlpbench.report import train_outputs
+
+    p, X, y = mlp.make_problem(8, 2, 5, 3, seed=4)
+    impl = mlp.get("numpy")
+    predict = train_outputs.predictor(impl, p, X.dtype, "sigmoid")
+    want = np.argmax(impl.forward(p, X, activation="sigmoid").oa, axis=1)
+    np.testing.assert_array_equal(predict(X), want)

@@ -18,10 +18,16 @@ def test_tiny_run_writes_results_and_report(tmp_path, capsys):
     assert status == 0
     captured = capsys.readouterr()
     assert f"report: {out / 'report.html'}" in captured.out
-    assert "[1/6] sweeping n over 1, 4 (numpy, numba)" in captured.err
-    assert "[4/6] timing forward and backward at the base point (n=16" in captured.err
-    assert "[5/6] sweeping the grids n 1/4/16 × d_h 4/8, n 1/4/16 × d 4/8/12" in captured.err
-    assert "[6/6] writing the report" in captured.err
+    assert "[1/8] sweeping n over 1, 4 (numpy, numba)" in captured.err
+    assert "[4/8] timing forward and backward at the base point (n=16" in captured.err
+    assert "[5/8] timing the step with tanh hidden units at the base point" in captured.err
+    assert "[6/8] sweeping the grids n 1/4/16 × d_h 4/8, n 1/4/16 × d 4/8/12" in captured.err
+    assert "[7/8] sweeping part 1's kernels" in captured.err
+    assert "[8/8] writing the report" in captured.err
+    act = schema.validate(json.loads((out / "results_activation.json").read_text()))
+    assert {(p["activation"], p["phase"], p["n"]) for p in act["points"]} == {("tanh", "step", 16)}
+    kernels = schema.validate(json.loads((out / "results_kernels.json").read_text()))
+    assert kernels["kind"] == "kernels" and kernels["complete"]
     for axis, sizes in (("n", [1, 4]), ("d", [4, 8]), ("d_h", [4, 8])):
         doc = schema.validate(json.loads((out / f"results_{axis}.json").read_text()))
         assert doc["complete"] is True
@@ -38,6 +44,7 @@ def test_tiny_run_writes_results_and_report(tmp_path, capsys):
     assert (out / "winner_n-d_h-float64.svg").exists()
     md = (out / "report.md").read_text()
     assert "Figure omitted: skipped (--no-numerics)" in md
+    assert "Hidden activations against ReLU" in md and "Kernels (spec part 1)" in md
     assert "Figure omitted: the result files carry no peak measurement" in md
     assert "<svg" in (out / "report.html").read_text()       # figures inlined
 

@@ -144,14 +144,14 @@ def write_params(out: Path, params, ds) -> str:
     return "params.npz"
 
 
-def predictor(impl, params, dtype):
+def predictor(impl, params, dtype, activation: str = "relu"):
     """``predict(points) -> class indices`` with ``impl``'s forward pass (for the
-    decision-region grids)."""
+    decision-region grids), with the hidden ``activation`` the network was trained with."""
     import numpy as np
 
     def predict(points):
         points = np.ascontiguousarray(points, dtype=dtype)
-        return np.argmax(impl.forward(params, points).oa, axis=1)
+        return np.argmax(impl.forward(params, points, activation=activation).oa, axis=1)
 
     return predict
 
@@ -185,7 +185,8 @@ def write_run(out: Path, data: str, ds, opts: dict, params, history) -> list[str
     if ds.d == 2:
         final = final_row(history)
         # The grid is drawn with the numpy forward pass: same numbers, and fast for loops runs.
-        predict = predictor(mlp.get("numpy"), params, ds.X_train.dtype)
+        predict = predictor(mlp.get("numpy"), params, ds.X_train.dtype,
+                            history.config.get("activation", "relu"))
         claim(out, ["regions.png"])
         figures.plot_regions(
             predict, ds.X_train, ds.y_train, out / "regions.png", m=ds.m,
