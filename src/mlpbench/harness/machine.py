@@ -257,9 +257,39 @@ def _pin(count: int) -> tuple[set[int], set[int]] | None:
     before = os.sched_getaffinity(0)
     if count >= len(before):
         return None
-    chosen = set(sorted(before)[:count])
+    chosen = set(_idlest_cpus(sorted(before), count))
     os.sched_setaffinity(0, chosen)
     return before, chosen
+
+
+def _idlest_cpus(cpus: list[int], count: int, window_s: float = 0.05) -> list[int]:
+    """The ``count`` CPUs of ``cpus`` that were least busy over ``window_s`` (from
+    /proc/stat), so that two benchmarks started on one machine do not both pin the first
+    core and halve each other's speed; the first ``count`` where that cannot be read."""
+    def busy() -> dict[int, tuple[int, int]]:
+        out = {}
+        with open("/proc/stat", encoding="ascii") as fh:
+            for line in fh:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit():
+                    values = [int(v) for v in fields]
+                    idle = values[3] + (values[4] if len(values) > 4 else 0)
+                    out[int(name[3:])] = (sum(values) - idle, sum(values))
+        return out
+
+    try:
+        import time
+
+        first = busy()
+        time.sleep(window_s)
+        second = busy()
+        load = {c: (second[c][0] - first[c][0]) / max(second[c][1] - first[c][1], 1)
+                for c in cpus if c in first and c in second}
+    except (OSError, ValueError, IndexError):
+        return cpus[:count]
+    if len(load) < count:
+        return cpus[:count]
+    return sorted(load, key=lambda c: (load[c], c))[:count]
 
 
 def _configure_peers(count: int) -> str | None:
