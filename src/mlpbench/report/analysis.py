@@ -1067,10 +1067,17 @@ def noise(docs: list[dict]) -> Noise | None:
             out.target = float(prec["target"])
             if prec.get("met") is False:
                 out.missed.append(p)
-    canary = [x for p in ok for x in canary_of(p)]
-    if len(canary) >= 4:
-        q1, med, q3 = np.quantile(canary, [0.25, 0.5, 0.75])
-        out.canary_spread = float((q3 - q1) / med)
+    # The canary's size follows the point's (it copies X): its spread is read within each
+    # point (IQR over median), and the typical point's spread reported.
+    spreads = []
+    for p in ok:
+        canary = canary_of(p)
+        if len(canary) >= 4:
+            q1, med, q3 = np.quantile(canary, [0.25, 0.5, 0.75])
+            if med > 0:
+                spreads.append(float((q3 - q1) / med))
+    if spreads:
+        out.canary_spread = float(np.median(spreads))
     return out
 
 

@@ -253,7 +253,8 @@ def noise_line(docs: list[dict]) -> str:
     if nz.paired_halfwidth is not None:
         text += f"; ratios paired by round ±{100 * nz.paired_halfwidth:.2g}%"
     if nz.canary_spread is not None:
-        text += f"; the canary workload moved by {100 * nz.canary_spread:.2g}% (IQR)"
+        text += (f"; the canary workload moved by {100 * nz.canary_spread:.2g}% within a "
+                 "point (IQR over median, the median over points)")
     if nz.target is not None:
         text += (f"; the ±{100 * nz.target:.2g}% precision target was not reached at "
                  f"{len(nz.missed)} point{'s' if len(nz.missed) != 1 else ''} (listed under "
