@@ -8,6 +8,7 @@ message names it. The default implementations are the registry's
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,12 @@ PEER_INPUTS = ("resident", "numpy")
 #: Sampling policies: (full, quick). Budgets come from the sweep's budget_s.
 POLICY = Policy(min_sample_s=1e-3, target_s=1.0, min_samples=7, max_samples=200)
 QUICK_POLICY = Policy(min_sample_s=1e-3, target_s=0.25, min_samples=5, max_samples=50)
+
+
+def sampling_policy(quick: bool, budget_s: float, precision: float) -> Policy:
+    """The sampling policy of a sweep (full or quick) with its budget and precision."""
+    return dataclasses.replace(QUICK_POLICY if quick else POLICY, budget_s=float(budget_s),
+                               precision=float(precision))
 
 
 def default_sizes(axis: str, quick: bool = False) -> list[int] | dict[str, list[int]]:
@@ -102,10 +109,7 @@ class SweepConfig:
         return sorted(pts, key=lambda p: (schema.flops("step", **p), p["n"], p["d"], p["d_h"]))
 
     def policy(self) -> Policy:
-        base = QUICK_POLICY if self.quick else POLICY
-        return Policy(min_sample_s=base.min_sample_s, target_s=base.target_s,
-                      min_samples=base.min_samples, max_samples=base.max_samples,
-                      budget_s=self.resolved_budget(), precision=float(self.precision))
+        return sampling_policy(self.quick, self.resolved_budget(), self.precision)
 
     def as_dict(self) -> dict[str, Any]:
         """The result file's ``sweep`` field; ``--resume`` requires it to match."""

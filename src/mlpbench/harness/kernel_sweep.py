@@ -190,12 +190,9 @@ class KernelConfig:
         return DEFAULT_BUDGET_S[1 if self.quick else 0]
 
     def policy(self) -> Policy:
-        from mlpbench.harness.config import POLICY, QUICK_POLICY
+        from mlpbench.harness.config import sampling_policy
 
-        base = QUICK_POLICY if self.quick else POLICY
-        return Policy(min_sample_s=base.min_sample_s, target_s=base.target_s,
-                      min_samples=base.min_samples, max_samples=base.max_samples,
-                      budget_s=self.resolved_budget(), precision=float(self.precision))
+        return sampling_policy(self.quick, self.resolved_budget(), self.precision)
 
     def as_dict(self) -> dict[str, Any]:
         """The result file's ``sweep`` field; ``--resume`` requires it to match."""
