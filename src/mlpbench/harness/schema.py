@@ -338,9 +338,23 @@ def validate_point(p: Any, i: int = 0) -> dict:
     _measured(where, "predicted_s", p["predicted_s"], MIN_SECONDS, MAX_PREDICTED_S,
               optional=True)
     _nonneg(where, "max_rel_err", p["max_rel_err"], optional=True)
+    _count(where, "flops", p["flops"], maximum=MAX_FLOPS)
+    _check_timing_extras(where, p)
+    if "inputs" in p:
+        _choice(where, "inputs", p["inputs"], INPUTS)
+    if "activation" in p:
+        _choice(where, "activation", p["activation"], ACTIVATIONS)
+    _check_raw_samples(where, p)
+    if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
+        raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
+    return p
+
+
+def _check_timing_extras(where: str, p: dict) -> None:
+    """The fields every timed point has, MLP and kernel alike: counts, the spread flag,
+    warnings, the JIT counters and the load average."""
     for k in ("samples", "loops"):
         _count(where, k, p[k])
-    _count(where, "flops", p["flops"], maximum=MAX_FLOPS)
     _flag(where, "high_spread", p["high_spread"])
     w = p["warnings"]
     if not isinstance(w, list) or not all(isinstance(x, str) for x in w):
@@ -350,14 +364,6 @@ def validate_point(p: Any, i: int = 0) -> dict:
             _count(where, k, p[k], optional=True)
     if "loadavg" in p:
         _nonneg(where, "loadavg", p["loadavg"], optional=True)
-    if "inputs" in p:
-        _choice(where, "inputs", p["inputs"], INPUTS)
-    if "activation" in p:
-        _choice(where, "activation", p["activation"], ACTIVATIONS)
-    _check_raw_samples(where, p)
-    if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
-        raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
-    return p
 
 
 def _check_raw_samples(where: str, p: dict) -> None:
@@ -662,17 +668,7 @@ def validate_kernel_point(p: Any, i: int = 0) -> dict:
               optional=True)
     for k in ("max_ulp", "max_rel_err"):
         _nonneg(where, k, p[k], optional=True)
-    for k in ("samples", "loops"):
-        _count(where, k, p[k])
-    _flag(where, "high_spread", p["high_spread"])
-    w = p["warnings"]
-    if not isinstance(w, list) or not all(isinstance(x, str) for x in w):
-        _fail(where, "warnings", "a list of strings", w)
-    for k in ("jit_compiled", "jit_cached"):
-        if k in p:
-            _count(where, k, p[k], optional=True)
-    if "loadavg" in p:
-        _nonneg(where, "loadavg", p["loadavg"], optional=True)
+    _check_timing_extras(where, p)
     _check_raw_samples(where, p)
     if p["status"] == "skipped" and p["predicted_s"] is None and not p["reason"]:
         raise SchemaError(f"{where}: a skipped point must carry predicted_s or a reason")
