@@ -177,7 +177,8 @@ def test_interrupted_sweep_leaves_a_valid_file_and_resumes(tmp_path):
             raise KeyboardInterrupt
         return ref.loss_and_grad(p, X, y, l1, l2)
 
-    cfg = config(implementations=("numpy", "counted"), sizes=[1, 3, 5])
+    # One pass: with more, the finished n=1 would rightly be timed again in pass 2.
+    cfg = config(implementations=("numpy", "counted"), sizes=[1, 3, 5], passes=1)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(cfg, out, progress=False,
                   impls={"counted": fake(loss_and_grad=interrupt_at_n3)})
@@ -284,3 +285,62 @@ def test_numpy_integer_sizes_are_written_as_plain_integers(tmp_path):
 
 def test_default_implementations_come_from_the_registry():
     assert tuple(SweepConfig().implementations) == tuple(mlp.IMPLEMENTATIONS)
+
+
+def test_passes_append_samples_and_go_over_the_whole_sweep_again(tmp_path):
+    """Each point is timed once per pass, the passes in sweep order (n=1, n=3, n=1,
+    n=3, ...), every pass on fresh inputs; the samples of all passes are kept, their
+    rounds numbered on, and the statistics recomputed from all of them."""
+    calls = []
+    cfg = config(implementations=("numpy", "counted"), sizes=[1, 3], passes=3)
+    doc = run_sweep(cfg, tmp_path / "r.json", progress=False,
+                    impls={"counted": counting(calls, "counted")})
+    doc = schema.validate(json.loads((tmp_path / "r.json").read_text()))
+    order = [n for i, (_, n) in enumerate(calls) if i == 0 or calls[i - 1][1] != n]
+    assert order == [1, 3, 1, 3, 1, 3]
+    for p in doc["points"]:
+        assert p["passes"] == 3 and len(p["pass_starts"]) == 3
+        assert p["pass_starts"][0] == 0
+        assert len(p["times_s"]) == len(p["rounds"]) == len(p["canary_s"]) == p["samples"]
+        assert p["rounds"] == sorted(p["rounds"])
+        # every pass contributed samples, in its own rounds
+        starts = p["pass_starts"] + [max(p["rounds"]) + 1]
+        for a, b in zip(starts, starts[1:], strict=False):
+            assert any(a <= r < b for r in p["rounds"])
+        assert p["median_s"] == pytest.approx(float(np.median(p["times_s"])))
+        assert len([w for w in p["warnings"] if w.startswith("precision target")]) <= 1
+    counted = [p for p in doc["points"] if p["impl"] == "counted"]
+    assert all(p["ratio"]["pairs"] == p["samples"] for p in counted)
+    # The points of one size share their passes' rounds: every sample keeps its pair.
+    numpy_ = {p["n"]: p for p in doc["points"] if p["impl"] == "numpy"}
+    for p in counted:
+        assert p["pass_starts"] == numpy_[p["n"]]["pass_starts"]
+        assert set(p["rounds"]) <= set(numpy_[p["n"]]["rounds"])
+
+
+def test_passes_is_validated_and_resume_keeps_what_each_pass_finished(tmp_path):
+    with pytest.raises(InputError, match="passes"):
+        run_sweep(config(passes=0), tmp_path / "x.json", progress=False)
+    out = tmp_path / "r.json"
+    ref = mlp.get("numpy").raw
+    visits = []  # the sizes in the order the sweep visits them: 1, 3 (pass 1), 1, 3
+
+    def interrupt_in_pass_2(p, X, y, l1=0.0, l2=0.0):
+        n = X.shape[0]
+        if not visits or visits[-1] != n:
+            visits.append(n)
+        if visits == [1, 3, 1, 3]:  # n=3 in pass 2: n=1 has finished both passes
+            raise KeyboardInterrupt
+        return ref.loss_and_grad(p, X, y, l1, l2)
+
+    cfg = config(implementations=("numpy", "counted"), sizes=[1, 3], passes=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(cfg, out, progress=False,
+                  impls={"counted": fake(loss_and_grad=interrupt_in_pass_2)})
+    doc = schema.validate(json.loads(out.read_text()))
+    assert doc["complete"] is False
+    assert {p["n"]: p["passes"] for p in doc["points"]} == {1: 2, 3: 1}
+    doc = run_sweep(cfg, out, resume=True, progress=False,
+                    impls={"counted": fake()})
+    assert doc["complete"] is True
+    assert all(p["passes"] == 2 for p in doc["points"])

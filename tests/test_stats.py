@@ -119,3 +119,32 @@ def test_fit_exponent_widens_for_lack_of_fit():
     samples = {s: [t] * 10 for s, t in {1: 1.0, 2: 1.0, 4: 8.0, 8: 8.0}.items()}
     fit = stats.fit_exponent(samples)
     assert fit.hi - fit.lo > 0.5 and fit.label == "not determined"
+
+
+
+def test_pass_ratio_covers_the_true_ratio_about_95_percent_of_the_time():
+    rng = np.random.default_rng(7)
+    hits = 0
+    for _ in range(400):
+        a = rng.normal(0.0, 0.03, 3)
+        b = rng.normal(math.log(1.1), 0.03, 3)
+        est = stats.pass_ratio(a, b)
+        hits += est.lo <= 1.1 <= est.hi
+    assert 0.90 <= hits / 400 <= 0.99
+    same = stats.pass_ratio([0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    assert same.value == 1.0 and same.lo == same.hi == 1.0
+    wide = stats.pass_ratio([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], noise=0.05)
+    assert wide.lo == pytest.approx(math.exp(-1.96 * 0.05), rel=1e-3)
+    assert math.isnan(stats.pass_ratio([0.0], [0.0, 0.1]).value)
+
+
+def test_run_noise_reads_the_spread_and_ignores_a_shift_of_one_group():
+    rng = np.random.default_rng(8)
+    groups = [g for g in "abcd" for _ in range(8)]
+    logs = rng.normal(0.0, 0.05, len(groups))
+    logs[[i for i, g in enumerate(groups) if g == "b"]] += math.log(1.3)  # a real change
+    noise = stats.run_noise(logs, [1e-6] * len(groups), groups)
+    assert 0.03 <= noise <= 0.075
+    # What the intervals already hold is taken out; too few points: zero.
+    assert stats.run_noise(logs, [1.96 * 0.2] * len(groups), groups) == 0.0
+    assert stats.run_noise([0.1, -0.1], [0.0, 0.0], ["a", "a"]) == 0.0

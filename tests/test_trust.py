@@ -26,10 +26,20 @@ class Machine:
     """The synthetic clock and the machine's speed: ``run_speed`` for the whole run, a
     slow sinusoidal drift of ±``drift`` over time, and noise of ``sigma`` per call."""
 
-    def __init__(self, seed, run_speed=1.0, drift=0.15, sigma=0.05):
+    def __init__(self, seed, run_speed=1.0, drift=0.15, sigma=0.05, process=0.0):
         self.t = 0.0
         self.rng = np.random.default_rng(seed)
         self.run_speed, self.drift, self.sigma = run_speed, drift, sigma
+        # A factor per (implementation, size) drawn once per run (process): what moves a
+        # point between two processes and that no sample of one run can show.
+        self.process, self.effects = process, {}
+
+    def effect(self, name, n):
+        if not self.process:
+            return 1.0
+        if (name, n) not in self.effects:
+            self.effects[name, n] = math.exp(self.rng.normal(0, self.process))
+        return self.effects[name, n]
 
     def __call__(self) -> float:
         return self.t
@@ -48,7 +58,7 @@ def fake(machine, cost_per_row, name):
 
     def timed(fn):
         def call(p, X, *args):
-            machine.spend(cost_per_row * (X.shape[0] + 4))
+            machine.spend(cost_per_row * (X.shape[0] + 4) * machine.effect(name, X.shape[0]))
             return fn(p, X, *args)
         return call
 
@@ -154,3 +164,37 @@ def test_compare_warns_about_runs_that_differ(tmp_path):
     assert any("numba threads" in d for d in result.differences)
     assert any(line.startswith("WARNING") for line in compare.summary_lines(result))
     assert result.provenance["NEW"]["mlpbench"]
+
+
+def test_passes_spread_each_point_over_the_run(tmp_path):
+    doc = sweep(tmp_path, "a.json", Machine(40))
+    for p in doc["points"]:
+        assert p["passes"] == 3 and len(p["pass_starts"]) == 3
+    # The first pass of every size comes before the second pass of any.
+    firsts = [p["pass_starts"][1] for p in _by_impl(doc, "numpy")]
+    assert max(p["pass_starts"][0] for p in doc["points"]) == 0
+    assert all(f > 0 for f in firsts)
+
+
+def test_process_to_process_noise_is_read_off_and_not_called_a_change(tmp_path):
+    """Every point moves by ~4% from one process to another (sd), which the samples of
+    one run cannot show: compare reads that noise off the points' spread and widens its
+    intervals, so identical runs still give "no change" at >= 95% of points."""
+    base = sweep(tmp_path, "base.json", Machine(50, process=0.04))
+    new = sweep(tmp_path, "new.json", Machine(51, process=0.04))
+    result = compare.compare(base, new)
+    assert result.count(compare.SAME) / len(result.rows) >= 0.95
+    assert all(r.by_pass for r in result.rows)
+    raw_noise, cor_noise = result.noise
+    assert 0.025 <= cor_noise <= 0.09      # the log ratio's own: 0.04 * sqrt(2) = 0.057
+    assert any("run-to-run noise" in line for line in compare.summary_lines(result))
+
+
+def test_a_ten_percent_slowdown_is_detected_through_process_noise(tmp_path):
+    base = sweep(tmp_path, "base.json", Machine(60, process=0.015))
+    new = sweep(tmp_path, "new.json", Machine(61, process=0.015), fake_cost=1.1e-5)
+    result = compare.compare(base, new)
+    fake_rows = [r for r in result.rows if r.key[0] == "fake"]
+    numpy_rows = [r for r in result.rows if r.key[0] == "numpy"]
+    assert sum(r.verdict == compare.SLOWER for r in fake_rows) / len(fake_rows) >= 0.90
+    assert sum(r.verdict == compare.SAME for r in numpy_rows) / len(numpy_rows) >= 0.90

@@ -51,6 +51,11 @@ def register(subparsers) -> None:
                    help="sample each point until the 95%% intervals of its median and of "
                         "its ratio to the reference are within this relative half-width, "
                         "or its budget is spent (default: 0.03, i.e. ±3%%)")
+    p.add_argument("--passes", type=int, default=None, metavar="N",
+                   help="time every point in N passes over the whole sweep, on fresh "
+                        "inputs each, its budget shared among them, so that a burst of "
+                        "load weighs on every point a little rather than on one point "
+                        "entirely (default: 3)")
     p.add_argument("--peer-inputs", choices=("resident", "numpy"), default="resident",
                    help="how the peers (PyTorch, JAX) get their inputs: resident = "
                         "converted to their own tensors once per point, outside the timed "
@@ -142,7 +147,9 @@ def sweep_config(args, threads=None):
                        budget_s=args.budget, threads=common.resolve_threads(threads),
                        seed=args.seed, quick=args.quick, reference=args.reference,
                        precision=args.precision, activation=args.activation or "relu",
-                       peer_inputs=getattr(args, "peer_inputs", "resident"))
+                       peer_inputs=getattr(args, "peer_inputs", "resident"),
+                       **({} if getattr(args, "passes", None) is None
+                          else {"passes": args.passes}))
 
 
 def run(args) -> int:

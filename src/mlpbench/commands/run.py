@@ -20,7 +20,7 @@ def register(subparsers) -> None:
                     "every implementation over n, d and d_h (one result file each) and time "
                     "forward and backward at the base point; measure the JIT compile and "
                     "cached first-call times in new processes; compute the accuracy table; "
-                    "write figures, report.md and report.html into one folder. About 5 "
+                    "write figures, report.md and report.html into one folder. About 5 to 7 "
                     "minutes with the defaults; --tiny is a smoke test of the whole chain.")
     common.add_out_dir(p, help="report folder (default: reports/<date>-<host>)",
                        force_help="reuse a non-empty --out, replacing its results and "

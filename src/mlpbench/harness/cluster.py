@@ -189,7 +189,7 @@ def run_size_task(cfg: SweepConfig, pt: Mapping[str, int], history: Sequence[dic
     (each with its ``host``), the machine's description and the thread settings.
     """
     from mlpbench.harness import machine
-    from mlpbench.harness.sweep import _resolve, measure_size
+    from mlpbench.harness.sweep import _resolve, measure_size, retime_size
     from mlpbench.mlp.peers import peer_thread_settings
 
     started = time.time()
@@ -201,6 +201,9 @@ def run_size_task(cfg: SweepConfig, pt: Mapping[str, int], history: Sequence[dic
         for dtype, phase in itertools.product(cfg.dtypes, cfg.phases):
             measure_size(cfg, dtype, phase, pt, resolved, [*history, *points], done_keys,
                          points.extend)
+            # A task is one size: its passes follow each other here (fresh inputs each).
+            for j in range(2, cfg.passes + 1):
+                retime_size(cfg, dtype, phase, pt, resolved, points, j)
         threads["peers"] = peer_thread_settings()
     for p in points:
         p["host"] = about["name"]

@@ -9,6 +9,7 @@ message names it. The default implementations are the registry's
 from __future__ import annotations
 
 import dataclasses
+import math
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,12 +32,31 @@ DEFAULT_SIZES = {
 #: Per-implementation, per-point time budgets (seconds): (full, quick).
 DEFAULT_BUDGET_S = (20.0, 5.0)
 
+#: Passes over the sweep (SweepConfig.passes).
+DEFAULT_PASSES = 3
+MAX_PASSES = 100
+#: The fewest samples one pass takes of a point.
+MIN_PASS_SAMPLES = 2
+
 #: How the peers get their inputs (SweepConfig.peer_inputs); the first is the default.
 PEER_INPUTS = ("resident", "numpy")
 
 #: Sampling policies: (full, quick). Budgets come from the sweep's budget_s.
 POLICY = Policy(min_sample_s=1e-3, target_s=1.0, min_samples=7, max_samples=200)
 QUICK_POLICY = Policy(min_sample_s=1e-3, target_s=0.25, min_samples=5, max_samples=50)
+
+
+def per_pass(policy: Policy, passes: int, which: int = 1) -> Policy:
+    """``policy`` for pass ``which`` of ``passes``: its budget and its minimum and
+    maximum numbers of samples divided (at least MIN_PASS_SAMPLES), and its precision
+    target ``precision * sqrt(passes / which)``: the stop is read on the samples of
+    this pass and the earlier ones together (``measure_interleaved``'s ``prior``), so
+    the first pass stops at a wider interval and the last at the point's own target."""
+    least = max(MIN_PASS_SAMPLES, math.ceil(policy.min_samples / passes))
+    return dataclasses.replace(
+        policy, budget_s=policy.budget_s / passes, min_samples=least,
+        max_samples=max(least, math.ceil(policy.max_samples / passes)),
+        precision=policy.precision * math.sqrt(passes / which))
 
 
 def sampling_policy(quick: bool, budget_s: float, precision: float) -> Policy:
@@ -88,6 +108,10 @@ class SweepConfig:
     #: types once per point, outside the timed call, as their users run them) or
     #: "numpy" (NumPy arrays at every call, the conversion timed). See harness.gate.
     peer_inputs: str = "resident"
+    #: Each point is timed in this many passes over the whole sweep (asv's "rounds"):
+    #: a burst of load, or a slow patch of the machine, then hits one pass of each point
+    #: rather than all of one point, and every pass times fresh copies of the inputs.
+    passes: int = DEFAULT_PASSES
 
     def resolved_budget(self) -> float:
         if self.budget_s is not None:
@@ -109,7 +133,12 @@ class SweepConfig:
         return sorted(pts, key=lambda p: (schema.flops("step", **p), p["n"], p["d"], p["d_h"]))
 
     def policy(self) -> Policy:
+        """The policy of the whole point: its budget is the sum over its passes."""
         return sampling_policy(self.quick, self.resolved_budget(), self.precision)
+
+    def pass_policy(self, which: int = 1) -> Policy:
+        """The policy of pass ``which`` (from 1): see :func:`per_pass`."""
+        return per_pass(self.policy(), self.passes, which)
 
     def as_dict(self) -> dict[str, Any]:
         """The result file's ``sweep`` field; ``--resume`` requires it to match."""
@@ -120,7 +149,7 @@ class SweepConfig:
             "budget_s": self.resolved_budget(), "seed": self.seed, "quick": bool(self.quick),
             "threads": self.threads, "reference": self.reference,
             "precision": float(self.precision), "peer_inputs": self.peer_inputs,
-            "activation": self.activation,
+            "activation": self.activation, "passes": self.passes,
         }
 
 
@@ -207,6 +236,7 @@ def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) ->
         raise InputError(f"precision is a relative half-width below 1 (0.03 = ±3%), "
                          f"got {cfg.precision}")
     check_choice("peer inputs", cfg.peer_inputs, PEER_INPUTS)
+    cfg.passes = check_positive_int("passes", cfg.passes, maximum=MAX_PASSES)
     if not isinstance(cfg.quick, bool):
         raise InputTypeError(f"quick must be true or false, got {cfg.quick!r}")
     try:

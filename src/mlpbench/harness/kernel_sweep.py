@@ -52,7 +52,7 @@ from mlpbench.checks import check_choice, check_positive, check_positive_int
 from mlpbench.errors import InputError, InputTypeError, PluginError, UsageError
 from mlpbench.files import check_writable, output_lock, write_json
 from mlpbench.harness import budget, memory, schema
-from mlpbench.harness.canary import make_canary
+from mlpbench.harness.canary import KERNEL_CANARY, make_canary
 from mlpbench.harness.coldstart import jit_counters
 from mlpbench.harness.gate import error_text
 from mlpbench.harness.machine import available_memory_bytes
@@ -501,7 +501,8 @@ def _start_document(cfg: KernelConfig, path: Path, resume: bool, peak: dict | No
     return {"schema": schema.SCHEMA, "schema_version": schema.SCHEMA_VERSION, "kind": KIND,
             "created": created, "updated": created, "complete": False,
             "mlpbench": __version__, "machine": machine_info(), "threads": None,
-            "sweep": sweep, "peak": peak, "provenance": provenance(), "points": []}
+            "sweep": sweep, "peak": peak, "provenance": provenance(), "points": [],
+            "canary": KERNEL_CANARY}
 
 
 def check_memory(cfg: KernelConfig, available_bytes: int | None = None) -> None:

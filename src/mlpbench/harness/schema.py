@@ -369,6 +369,7 @@ def _check_timing_extras(where: str, p: dict) -> None:
 def _check_raw_samples(where: str, p: dict) -> None:
     """The optional raw samples of a timed point: ``times_s`` (seconds per call),
     ``rounds`` (the round of each), ``canary_s`` (the canary in that round, or null),
+    ``pass_starts`` (the first round of each pass; ``passes`` their number),
     ``precision`` and ``ratio`` (see harness.sweep)."""
     if "times_s" not in p and "rounds" not in p:
         return
@@ -385,6 +386,13 @@ def _check_raw_samples(where: str, p: dict) -> None:
             _fail(where, "canary_s", "a list as long as times_s", canary)
         for t in canary:
             _seconds(where, "canary_s", t, optional=True)
+    if "pass_starts" in p:
+        starts = p["pass_starts"]
+        if not isinstance(starts, list) or not starts or starts != sorted(set(starts)):
+            _fail(where, "pass_starts", "the first round of each pass, increasing", starts)
+        for r in starts:
+            _count(where, "pass_starts", r)
+        _count(where, "passes", p.get("passes"))
     mem = p.get("memory")
     if mem is not None:
         _mapping(where, "memory", mem)

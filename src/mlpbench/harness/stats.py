@@ -1,16 +1,18 @@
 """Statistics of timing samples: intervals, paired ratios, verdicts, exponents.
 
-Every interval here is distribution-free, so it holds on a noisy shared machine
-whose timing noise is skewed and heavy-tailed:
+Every interval here but one is distribution-free, so it holds on a noisy shared
+machine whose timing noise is skewed and heavy-tailed (the exception, between runs
+with passes, works on per-pass medians, which are near-normal):
 
 - the median of one sample set: the binomial order statistics (sign-test interval);
 - the ratio of two implementations timed in the same rounds: the median of the
   per-round log ratios, with the same order-statistic interval. Pairing by round
   cancels what a round shares (the machine's speed at that moment), which is why
   the harness samples implementations in turns;
-- the ratio of two runs (``compare``): the Hodges–Lehmann shift of the log times,
-  with its Mann–Whitney interval, optionally on times divided by the canary timed
-  in the same round (drift-corrected);
+- the ratio of two runs (``compare``): from the per-pass estimates (a moderated t over
+  the passes, each pass's median divided by its canary: drift-corrected), widened by the
+  run-to-run noise read off the comparison (``run_noise``); for files with one pass,
+  the Hodges–Lehmann shift of the log times with its Mann–Whitney interval;
 - an exponent: a bootstrap over each size's samples of the log-log slope, widened
   by the slope's own t-interval over the medians (lack of fit).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -37,6 +40,9 @@ __all__ = [
     "fit_exponent",
     "median_ci",
     "paired_ratio",
+    "pass_ratio",
+    "pass_variance",
+    "run_noise",
     "relative_halfwidth",
     "run_ratio",
     "verdict",
@@ -162,6 +168,87 @@ def run_ratio(base: Sequence[float], new: Sequence[float],
     value = float(np.median(diffs))
     lo, hi = float(diffs[k]), float(diffs[nm - 1 - k])
     return Estimate(math.exp(value), math.exp(lo), math.exp(hi), min(n, m))
+
+
+#: Degrees of freedom given to the pooled pass variance in :func:`pass_ratio`.
+PASS_PRIOR_DF = 8
+
+
+def pass_variance(base_logs: Sequence[float], new_logs: Sequence[float]) -> tuple[float, int]:
+    """The pooled variance of the pass estimates of one point in two runs, and its
+    degrees of freedom (0 when a side has fewer than two passes)."""
+    a = np.asarray(base_logs, dtype=np.float64)
+    b = np.asarray(new_logs, dtype=np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    df = a.size + b.size - 2
+    if a.size < 2 or b.size < 2:
+        return math.nan, 0
+    return float((((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum()) / df), int(df)
+
+
+def pass_ratio(base_logs: Sequence[float], new_logs: Sequence[float], noise: float = 0.0,
+               prior_var: float | None = None, prior_df: int = PASS_PRIOR_DF,
+               confidence: float = CONFIDENCE) -> Estimate:
+    """Ratio new/base of two runs from their per-pass estimates (log medians).
+
+    The passes of a run are spread over its whole duration, so how far they scatter is
+    how far the run's estimate moves with the machine's slow patches; the samples
+    within one pass are not independent of each other on that scale. Estimate: the
+    difference of the mean log pass medians. Its interval: Student's t on the pooled
+    pass variance of the point, moderated toward ``prior_var`` (the typical pass
+    variance of the comparison's points) with ``prior_df`` degrees of freedom, as
+    limma's moderated t does for few replicates (three passes alone would give a t
+    with 4 degrees of freedom and an interval that swings with each pass); then widened
+    in quadrature by ``noise`` (a log standard deviation each point carries from one
+    process to another, which passes inside one process cannot see: ``run_noise``).
+    ``count`` is the fewer passes; with fewer than two passes on a side, NaN (use
+    :func:`run_ratio`).
+    """
+    from scipy.stats import t as student_t
+
+    a = np.asarray(base_logs, dtype=np.float64)
+    b = np.asarray(new_logs, dtype=np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    var, df = pass_variance(a, b)
+    if df == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    if prior_var is not None and math.isfinite(prior_var) and prior_df > 0:
+        var, df = (prior_df * prior_var + df * var) / (prior_df + df), df + prior_df
+    diff = float(b.mean() - a.mean())
+    se = math.sqrt(var * (1 / a.size + 1 / b.size))
+    q = float(student_t.ppf(0.5 + confidence / 2, df))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    half = math.hypot(q * se, z * noise)
+    return Estimate(math.exp(diff), math.exp(diff - half), math.exp(diff + half),
+                    int(min(a.size, b.size)))
+
+
+def run_noise(log_ratios: Sequence[float], halfwidths: Sequence[float],
+              groups: Sequence[Any], confidence: float = CONFIDENCE) -> float:
+    """The run-to-run noise of a comparison: a log standard deviation.
+
+    Between two processes, a point also moves by what neither run's own samples show
+    (measured on a shared VM: the same code 5–7% faster in one process at every size).
+    That spread is read off the comparison itself: the log ratios about the median of
+    their group (an implementation: a real change usually moves one implementation at
+    every size, and would not count), scaled for the median taken out, as a robust
+    standard deviation (1.4826 × MAD), less the sampling variance the intervals already
+    hold (``halfwidths``: their log half-widths). Zero with fewer than 6 points, or
+    where no group has two.
+    """
+    r = np.asarray(log_ratios, dtype=np.float64)
+    se = np.asarray(halfwidths, dtype=np.float64) / NormalDist().inv_cdf(0.5 + confidence / 2)
+    residuals = []
+    for g in dict.fromkeys(groups):
+        idx = [i for i, v in enumerate(groups) if v == g and math.isfinite(r[i])]
+        if len(idx) >= 2:
+            k = len(idx)
+            residuals.extend((r[idx] - np.median(r[idx])) * math.sqrt(k / (k - 1)))
+    if len(residuals) < 6:
+        return 0.0
+    spread = 1.4826 * float(np.median(np.abs(residuals)))
+    sampling = float(np.median(se[np.isfinite(se)] ** 2)) if np.isfinite(se).any() else 0.0
+    return math.sqrt(max(0.0, spread ** 2 - sampling))
 
 
 def verdict(est: Estimate, min_effect: float = MIN_EFFECT) -> str:

@@ -8,7 +8,13 @@ For each (dtype, phase, point) in order of growing size, and each implementation
 2. call it once, cold (numba compiles there), and compare that output with the
    ``numpy`` reference at the same point (gate.py): one that disagrees is not timed;
 3. time the gated implementations of the point in turns (timing.py) and append
-   them to the file, which is rewritten atomically after every point.
+   them to the file, which is rewritten atomically after every point;
+4. then, ``passes - 1`` more times, go over the whole sweep again and time every
+   point once more on fresh inputs (:func:`retime_size`), appending its samples: each
+   point's samples are spread over the sweep's whole duration, so a burst of load or
+   a slow patch of the machine weighs on every point a little instead of on one point
+   entirely (asv's rounds), and ``compare`` can see how much a point moves from pass
+   to pass.
 
 What to sweep and its validation are in config.py; this module is the loop.
 Inputs are validated once per point with ``mlp.check_inputs`` and the ``raw``
@@ -30,7 +36,7 @@ from mlpbench import __version__
 from mlpbench.errors import InputError, PluginError, UsageError
 from mlpbench.files import check_writable, output_lock, write_json
 from mlpbench.harness import budget, memory, schema, stats
-from mlpbench.harness.canary import make_canary
+from mlpbench.harness.canary import STEP_CANARY, make_step_canary
 from mlpbench.harness.coldstart import jit_counters
 from mlpbench.harness.config import (  # noqa: F401  (re-exported: the old import names)
     DEFAULT_BUDGET_S,
@@ -150,7 +156,7 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
         doc = load_results(path)  # every point checked: a bad one refuses the file
         # Files written before a field existed ran with its default (peers: NumPy inputs).
         old = {"reference": "numpy", "precision": 0.03, "peer_inputs": "numpy",
-               "activation": "relu", **doc["sweep"]}
+               "activation": "relu", "passes": 1, **doc["sweep"]}
         new = _jsonish(sweep)
         if old != new:
             diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -167,6 +173,7 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
         "created": created, "updated": created, "complete": False,
         "mlpbench": __version__, "machine": machine_info(), "threads": None,
         "sweep": sweep, "peak": peak, "provenance": provenance(), "points": [],
+        "canary": STEP_CANARY,
     }
 
 
@@ -194,7 +201,7 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
     names to implementation objects (with ``raw.forward``, ``raw.backward``,
     ``raw.loss_and_grad``), used before ``mlp.get``. ``clock`` replaces
     ``time.perf_counter`` and ``canary`` (X -> callable) replaces
-    :func:`canary.make_canary`: tests drive the sweep with a synthetic timing source.
+    :func:`canary.make_step_canary`: tests drive the sweep with a synthetic timing source.
 
     Bad input raises :mod:`mlpbench.errors` classes before any work: a bad field
     (InputError), an output that exists or is being written by another sweep,
@@ -229,7 +236,8 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
         write_json(path, doc)
 
     with configured_threads(cfg.threads) as threads, \
-            tqdm(total=len(tasks) * len(cfg.implementations), disable=not progress,
+            tqdm(total=len(tasks) * len(cfg.implementations) * cfg.passes,
+                 disable=not progress,
                  unit="pt", dynamic_ncols=True, leave=True) as bar:
         doc["threads"] = threads
         save()
@@ -242,6 +250,12 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
         for dtype, phase, pt in tasks:
             measure_size(cfg, dtype, phase, pt, resolved, doc["points"], done, record, bar,
                          clock=clock, canary=canary)
+        # The later passes, over the whole sweep again (see SweepConfig.passes).
+        for j in range(2, cfg.passes + 1):
+            for dtype, phase, pt in tasks:
+                retime_size(cfg, dtype, phase, pt, resolved, doc["points"], j, save, None,
+                            clock=clock, canary=canary)
+            bar.update(len(tasks) * len(cfg.implementations))
         doc["complete"] = True
         save()
     return doc
@@ -312,10 +326,53 @@ def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int]
     if ready:
         if bar is not None:
             bar.set_description(f"{where} timing {len(ready)} in turns")
-        _time_together(ready, policy, problem, cfg.reference, clock, canary or make_canary)
+        _time_together(ready, cfg.pass_policy(), problem, cfg.reference, clock,
+                       canary, cfg.precision)
         record([point for point, _ in ready])
         if bar is not None:
             bar.update(len(ready))
+
+
+def retime_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int],
+                resolved: Mapping[str, Any], points: Sequence[dict], passes: int,
+                save: Any = None, bar: Any = None, *, clock: Any = None,
+                canary: Any = None) -> int:
+    """One more pass over one size: the points of ``points`` at (dtype, phase, pt) that
+    were timed (status ``ok``) in fewer than ``passes`` passes are timed again, together,
+    on fresh copies of the inputs (made, and for a peer converted, anew), and their
+    samples appended (:func:`time_points`). The gate is not repeated: the code is the
+    same. ``save()`` is called after. Returns how many points were timed."""
+    clock = clock or time.perf_counter
+    mine = [p for p in points if p["dtype"] == dtype and p["phase"] == phase
+            and all(p[k] == pt[k] for k in schema.SIZE_KEYS) and p["status"] == "ok"
+            and (p.get("passes") or 1) < passes
+            and p.get("l1") == float(cfg.l1) and p.get("l2") == float(cfg.l2)
+            and p.get("activation", "relu") == cfg.activation]
+    if not mine:
+        return 0
+    if bar is not None:
+        bar.set_description(f"{dtype} {phase} n={pt['n']} d={pt['d']} d_h={pt['d_h']} "
+                            f"pass {passes}/{cfg.passes}")
+    problem = make_problem(**pt, dtype=dtype, seed=cfg.seed)
+    ready = []
+    for point in mine:
+        try:
+            call = phase_call(resolved[point["impl"]], phase, problem, cfg.l1, cfg.l2,
+                              cfg.peer_inputs, cfg.activation)
+            call()  # warm: the first call on the new arrays (a peer's conversion) apart
+        except Exception as exc:
+            point["status"] = "failed"
+            point["reason"] = f"raised in pass {passes}: {error_text(exc)}"
+            continue
+        ready.append((point, call))
+    if ready:
+        _time_together(ready, cfg.pass_policy(passes), problem, cfg.reference, clock,
+                       canary, cfg.precision)
+    if save is not None:
+        save()
+    if bar is not None:
+        bar.update(len(mine))
+    return len(mine)
 
 
 def _loadavg() -> float | None:
@@ -364,35 +421,52 @@ def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
 
 def _time_together(ready: list[tuple[dict, Any]], policy: Policy, problem: tuple,
                    reference: str = REFERENCE, clock: Any = time.perf_counter,
-                   canary_for: Any = make_canary) -> None:
+                   canary_for: Any = None, target: float | None = None) -> None:
     """Time the gated points of one size in turns, with the canary, and fill in their
     statistics, raw samples (``times_s``, ``rounds``, ``canary_s``: the canary's time in
     each sample's round), the precision reached, and the paired ratio to ``reference``.
 
     Each implementation's budget is the point budget less its cold call.
     """
-    time_points(ready, policy, canary_for(problem[1]), reference, clock, _gflops)
+    canary = make_step_canary(problem) if canary_for is None else canary_for(problem[1])
+    time_points(ready, policy, canary, reference, clock, _gflops, target)
 
 
 def _gflops(point: dict, median_s: float) -> None:
     point["gflops"] = point["flops"] / median_s / 1e9 if median_s > 0 else None
 
 
+#: The warnings time_points writes (rewritten as each pass adds samples).
+_TIMING_WARNINGS = ("busy machine", "high spread", "precision target", "over budget")
+
+
 def time_points(ready: list[tuple[dict, Any]], policy: Policy, canary: Any,
                 reference: str = REFERENCE, clock: Any = time.perf_counter,
-                rates: Any = _gflops) -> None:
+                rates: Any = _gflops, target: float | None = None) -> None:
     """The timing shared by the MLP and kernel sweeps (harness.kernel_sweep): the gated
     ``(point, call)`` pairs of one size timed in turns with ``canary``, their fields
     filled in as :func:`_time_together` says; ``rates(point, median_s)`` adds the
-    throughput fields (GFLOP/s here, GB/s and elements/s for kernels)."""
+    throughput fields (GFLOP/s here, GB/s and elements/s for kernels).
+
+    A point that already holds samples (an earlier pass) keeps them: this pass's are
+    appended, its rounds numbered after the earlier ones (``pass_starts`` lists the
+    first round of each pass), and every statistic is recomputed from all of them;
+    ``target`` is the point's precision target they are checked against (default:
+    ``policy.precision``; a pass's own policy aims wider, see config.per_pass). The
+    adaptive stop reads the earlier passes' samples with this pass's."""
     fns = [call for _, call in ready] + [canary]
-    budgets = [max(policy.budget_s - (point["cold_s"] or 0.0), 0.0) for point, _ in ready]
+    budgets = [max(policy.budget_s - (0.0 if point.get("times_s") else point["cold_s"] or 0.0),
+                   0.0) for point, _ in ready]
     budgets.append(policy.budget_s)
     names = [point["impl"] for point, _ in ready]
     ref = names.index(reference) if reference in names else None
+    # Earlier passes' rounds, shifted below 0 by one offset for all (pairs kept).
+    top = max((max(point["rounds"]) + 1 for point, _ in ready if point.get("rounds")),
+              default=0)
+    prior = [_prior(point, top) for point, _ in ready] + [None]
     try:
         results = measure_interleaved(fns, policy, budgets, reference=ref,
-                                      follow=[len(fns) - 1], clock=clock)
+                                      follow=[len(fns) - 1], clock=clock, prior=prior)
     except Exception:
         # One of them raised while timing: time them one by one to say which.
         results = []
@@ -402,49 +476,96 @@ def time_points(ready: list[tuple[dict, Any]], policy: Policy, canary: Any,
                                                    follow=[1], clock=clock)[0])
             except Exception as exc:
                 point["reason"] = f"raised while timing: {error_text(exc)}"
+                point["status"] = "failed"
                 results.append(None)
         results.append(None)
     canary_by_round = {}
     if results[-1] is not None:
         canary_by_round = dict(zip(results[-1].rounds, results[-1].times, strict=True))
-    ref_result = results[ref] if ref is not None else None
     load = _loadavg()
     cores = cpu_count()
     for (point, call), result, left in zip(ready, results, budgets, strict=False):
+        if result is not None:
+            _add_samples(point, result, canary_by_round, load, top)
+    ref_point = ready[ref][0] if ref is not None and results[ref] is not None else None
+    for (point, call), result, left in zip(ready, results, budgets, strict=False):
         if result is None:
             continue
-        st = result.stats
-        point.update(st.as_dict(), status="ok", loadavg=load)
-        point["times_s"] = [_sig(t) for t in result.times]
-        point["rounds"] = list(result.rounds)
-        if canary_by_round:
-            point["canary_s"] = [_sig(canary_by_round.get(r, math.nan)) for r in result.rounds]
-        point["precision"] = {"target": policy.precision, "median": _sig(result.median_precision),
-                              "ratio": None if result.ratio_precision is None
-                              else _sig(result.ratio_precision), "met": result.precision_met}
-        if ref_result is not None and point["impl"] != reference:
-            est = stats.paired_ratio(result.times, result.rounds, ref_result.times,
-                                     ref_result.rounds)
-            point["ratio"] = {"reference": reference, "value": _sig(est.value),
-                              "lo": _sig(est.lo), "hi": _sig(est.hi), "pairs": est.count,
-                              "verdict": stats.verdict(est)}
+        _fill_statistics(point, policy.precision if target is None else target, ref_point,
+                         reference, rates)
         if load is not None and load > cores:
             point["warnings"].append(f"busy machine: load average {load:.1f} on "
                                      f"{cores} cores while timing")
-        rates(point, st.median_s)
-        if st.high_spread:
-            point["warnings"].append(f"high spread: IQR is {st.iqr_s / st.median_s:.0%} "
-                                     "of the median (shared or busy machine?)")
-        if not result.precision_met:
-            reached = max(result.median_precision, result.ratio_precision or 0.0)
-            point["warnings"].append(
-                f"precision target ±{policy.precision:.0%} not reached (±{reached:.1%}) "
-                f"within the budget, after {st.samples} samples")
-        if st.median_s < MEMORY_MAX_CALL_S:
+        if point.get("memory") is None and point["median_s"] < MEMORY_MAX_CALL_S:
             point["memory"] = _memory(point["impl"], call)
-        if result.spent_s > left and st.samples <= policy.min_samples:
+        if result.spent_s > left and result.stats.samples <= policy.min_samples:
             point["warnings"].append("over budget: the minimum number of samples took longer "
                                      "than the budget")
+
+
+def _prior(point: dict, top: int) -> tuple[list[float], list[int]] | None:
+    """A point's samples from earlier passes, their rounds less ``top`` (below 0: kept
+    apart from this pass's; the same ``top`` for every point of a size keeps pairs)."""
+    times, rounds = point.get("times_s"), point.get("rounds")
+    if not times:
+        return None
+    return list(times), [int(r) - top for r in rounds]
+
+
+def _add_samples(point: dict, result: Any, canary_by_round: dict, load: float | None,
+                 offset: int) -> None:
+    """Append one pass's samples to ``point``, its rounds numbered from ``offset`` (the
+    same for every point of the size, past all their earlier rounds: pairs kept)."""
+    times = list(point.get("times_s") or [])
+    rounds = list(point.get("rounds") or [])
+    starts = list(point.get("pass_starts") or [])
+    canary = list(point.get("canary_s") or [None] * len(times))
+    point["pass_starts"] = [*starts, offset]
+    point["times_s"] = times + [_sig(t) for t in result.times]
+    point["rounds"] = rounds + [int(r) + offset for r in result.rounds]
+    point["canary_s"] = canary + [_sig(canary_by_round.get(r, math.nan)) for r in result.rounds]
+    if not any(c is not None for c in point["canary_s"]):
+        del point["canary_s"]
+    point["passes"] = len(point["pass_starts"])
+    point["loops"] = result.stats.loops
+    point["status"] = "ok"
+    point["loadavg"] = load if point.get("loadavg") is None or load is None \
+        else max(load, point["loadavg"])
+
+
+def _fill_statistics(point: dict, target: float, ref_point: dict | None, reference: str,
+                     rates: Any) -> None:
+    """Every statistic of ``point`` from all its samples: the summary, the precision
+    reached (median, and ratio to ``ref_point``), the paired ratio, the throughput."""
+    from mlpbench.harness.timing import summarize
+
+    times = point["times_s"]
+    st = summarize(times, point["loops"])
+    point.update(st.as_dict())
+    point["warnings"] = [w for w in point.get("warnings") or []
+                         if not w.startswith(_TIMING_WARNINGS)]
+    median_p = stats.median_ci(times).halfwidth
+    ratio_p, est = None, None
+    if ref_point is not None and point is not ref_point:
+        est = stats.paired_ratio(times, point["rounds"], ref_point["times_s"],
+                                 ref_point["rounds"])
+        ratio_p = est.halfwidth
+    met = median_p <= target and (ratio_p is None or ratio_p <= target)
+    point["precision"] = {"target": target, "median": _sig(median_p),
+                          "ratio": None if ratio_p is None else _sig(ratio_p), "met": met}
+    if est is not None:
+        point["ratio"] = {"reference": reference, "value": _sig(est.value),
+                          "lo": _sig(est.lo), "hi": _sig(est.hi), "pairs": est.count,
+                          "verdict": stats.verdict(est)}
+    rates(point, st.median_s)
+    if st.high_spread:
+        point["warnings"].append(f"high spread: IQR is {st.iqr_s / st.median_s:.0%} "
+                                 "of the median (shared or busy machine?)")
+    if not met:
+        reached = max(median_p, ratio_p or 0.0)
+        point["warnings"].append(
+            f"precision target ±{target:.0%} not reached (±{reached:.1%}) "
+            f"within the budget, after {st.samples} samples")
 
 
 #: Memory is measured in one extra call after timing, for calls shorter than this.

@@ -142,7 +142,8 @@ def _calibrate(fn: Callable[[], Any], min_sample_s: float,
 def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
                         budgets: list[float] | None = None, *, reference: int | None = None,
                         follow: Sequence[int] = (), clock: Clock = time.perf_counter,
-                        ) -> list[Sampled]:
+                        prior: Sequence[tuple[Sequence[float], Sequence[int]] | None]
+                        | None = None) -> list[Sampled]:
     """Time several callables with their samples taken in turns; one :class:`Sampled`
     per callable.
 
@@ -155,6 +156,10 @@ def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
     is spent. The reference and the callables in ``follow`` (a canary) have no target
     of their own: they stay open while any other callable is open, up to
     ``max_samples``, so every sample of the others has its pair.
+
+    ``prior[i]``: (times, rounds) already taken of callable ``i`` (an earlier pass,
+    rounds below 0 so they do not meet this call's): the precision is read on them and
+    the new samples together. The returned samples are this call's only.
     """
     from mlpbench.harness import stats
 
@@ -171,12 +176,15 @@ def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
         precision: list[tuple[float, float | None]] = [(math.inf, None)] * n
         met = [False] * n
 
+        old = [p if p is not None else ((), ()) for p in (prior or [None] * n)]
+
         def measure_precision(i: int) -> None:
-            mp = stats.median_ci(times[i]).halfwidth
+            ti, ri = [*old[i][0], *times[i]], [*old[i][1], *rounds[i]]
+            mp = stats.median_ci(ti).halfwidth
             rp = None
             if reference is not None and i != reference:
-                rp = stats.paired_ratio(times[i], rounds[i], times[reference],
-                                        rounds[reference]).halfwidth
+                rp = stats.paired_ratio(ti, ri, [*old[reference][0], *times[reference]],
+                                        [*old[reference][1], *rounds[reference]]).halfwidth
             precision[i] = (mp, rp)
             met[i] = mp <= policy.precision and (rp is None or rp <= policy.precision)
 

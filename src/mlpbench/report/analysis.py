@@ -1067,7 +1067,7 @@ def noise(docs: list[dict]) -> Noise | None:
             out.target = float(prec["target"])
             if prec.get("met") is False:
                 out.missed.append(p)
-    # The canary's size follows the point's (it copies X): its spread is read within each
+    # The canary's size follows the point's (its shapes): its spread is read within each
     # point (IQR over median), and the typical point's spread reported.
     spreads = []
     for p in ok:

@@ -10,21 +10,29 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
 from mlpbench.errors import UsageError
-from mlpbench.harness import schema, stats
+from mlpbench.harness import canary, schema, stats
 from mlpbench.report import analysis
 
 SLOWER, FASTER, SAME = "slower", "faster", "no change"
 
 RULE = ("For a point measured in both files (same impl, dtype, phase, sizes and activation), "
-        "ratio = NEW/BASE time as the Hodges-Lehmann shift of the raw per-call samples, with "
-        "its 95% interval; where both runs timed the canary (a fixed GEMM and a copy of the "
-        "point's input, sampled in the same rounds), each sample is first divided by the "
-        "canary of its round, which removes the whole machine's drift between the runs "
-        "(drift-corrected). Slower: the interval lies above 1 and the ratio exceeds 1 + t "
+        "ratio = NEW/BASE time with its 95% interval. Where both runs timed the point in "
+        "several passes (spread over each run), the ratio is that of the mean log pass "
+        "medians with a t interval over the passes (their variance moderated toward the "
+        "typical pass variance of the compared points); otherwise the Hodges-Lehmann "
+        "shift of the raw per-call samples with its Mann-Whitney interval. Where both runs "
+        "timed the same canary (a fixed NumPy workload with the point's shapes, sampled in "
+        "the same rounds), each pass's times are first divided by its median canary, which "
+        "removes the whole machine's drift between the runs (drift-corrected). Every "
+        "interval is then widened by the run-to-run noise read off the comparison (the "
+        "robust spread of the points about their implementation's median, less what the "
+        "intervals hold). Slower: the interval lies above 1 and the ratio exceeds 1 + t "
         "(t the threshold, the minimum effect); faster: the interval lies below 1 and the "
         "ratio is below 1/(1 + t); otherwise no change. Files without raw samples fall "
         "back to the interquartile ranges (slower only if they do not overlap).")
@@ -44,7 +52,13 @@ _IDENTITY = (
     ("numba version", lambda d: (d.get("machine") or {}).get("numba")),
     ("numba flags", lambda d: (d.get("provenance") or {}).get("numba_flags")),
     ("schema version", lambda d: d.get("schema_version")),
+    ("canary", lambda d: _canary(d)),
 )
+
+
+def _canary(doc: dict) -> str:
+    # Files written before the field existed timed the GEMM-and-copy canary.
+    return doc.get("canary") or canary.KERNEL_CANARY
 
 
 @dataclass
@@ -60,6 +74,7 @@ class Row:
     corrected_lo: float | None = None
     corrected_hi: float | None = None
     method: str = "iqr"                 # "canary", "samples" or "iqr": what the verdict used
+    by_pass: bool = False               # the interval from the runs' passes (else samples)
 
     @property
     def label(self) -> str:
@@ -84,6 +99,7 @@ class Comparison:
     differences: list[str] = field(default_factory=list)   # why the runs may not compare
     drift: float | None = None     # median canary NEW/BASE: the whole machine's change
     provenance: dict = field(default_factory=dict)         # {"BASE": {...}, "NEW": {...}}
+    noise: tuple[float, float] = (0.0, 0.0)  # run-to-run noise, log sd: raw, corrected
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
@@ -129,31 +145,124 @@ def _samples(p: dict) -> np.ndarray | None:
 
 
 def _corrected(p: dict) -> np.ndarray | None:
+    """The samples divided by the canary: each by the median canary of its pass (or of
+    the whole point, for files without passes), which follows the machine's drift from
+    pass to pass without adding the canary's own round-to-round jitter."""
     t, c = p.get("times_s"), p.get("canary_s")
     if not t or not c:
         return None
     t = np.asarray(t, dtype=np.float64)
     c = np.asarray([math.nan if v is None else v for v in c], dtype=np.float64)
-    keep = np.isfinite(c) & (c > 0)
-    return t[keep] / c[keep] if keep.sum() >= 3 else None
+    rounds = np.asarray(p.get("rounds") or range(len(t)))
+    starts = list(p.get("pass_starts") or [0])
+    which = np.searchsorted(np.asarray(starts), rounds, side="right") - 1
+    scale = np.full(t.shape, math.nan)
+    for j in range(len(starts)):
+        mine = which == j
+        good = mine & np.isfinite(c) & (c > 0)
+        if good.sum():
+            scale[mine] = np.median(c[good])
+    keep = np.isfinite(scale)
+    return t[keep] / scale[keep] if keep.sum() >= 3 else None
 
 
-def _row(key: tuple, p: dict, q: dict, threshold: float) -> Row:
-    a, b = _samples(p), _samples(q)
+def _pass_logs(p: dict, corrected: bool) -> np.ndarray | None:
+    """Log median of each pass of ``p`` (divided by the pass's median canary when
+    ``corrected``); None for a point with fewer than two passes (or no canary)."""
+    starts = p.get("pass_starts") or []
+    t, r = p.get("times_s"), p.get("rounds")
+    if len(starts) < 2 or not t or not r:
+        return None
+    t, r = np.asarray(t, dtype=np.float64), np.asarray(r)
+    c = None
+    if corrected:
+        if not p.get("canary_s"):
+            return None
+        c = np.asarray([math.nan if v is None else v for v in p["canary_s"]], dtype=np.float64)
+    which = np.searchsorted(np.asarray(starts), r, side="right") - 1
+    out = []
+    for j in range(len(starts)):
+        mine = which == j
+        if not mine.any():
+            continue
+        value = float(np.median(t[mine]))
+        if c is not None:
+            good = mine & np.isfinite(c) & (c > 0)
+            value = value / float(np.median(c[good])) if good.any() else math.nan
+        out.append(math.log(value) if value > 0 else math.nan)
+    return np.asarray(out)
+
+
+def _between(p: dict, q: dict, corrected: bool, noise: float,
+             prior_var: float | None = None) -> tuple[Any, str] | None:
+    """NEW/BASE of one point (raw or drift-corrected) and the method it came from;
+    ``prior_var``: the comparison's typical pass variance (stats.pass_ratio)."""
+    a, b = _pass_logs(p, corrected), _pass_logs(q, corrected)
+    if a is not None and b is not None:
+        return stats.pass_ratio(a, b, noise, prior_var), "passes"
+    a, b = (_corrected(p), _corrected(q)) if corrected else (_samples(p), _samples(q))
     if a is None or b is None:
+        return None
+    est = stats.run_ratio(a, b)
+    if noise > 0:  # widened in quadrature, as pass_ratio does
+        z = NormalDist().inv_cdf(0.5 + stats.CONFIDENCE / 2)
+        v = math.log(est.value)
+        h = math.hypot(max(v - math.log(est.lo), math.log(est.hi) - v), z * noise)
+        est = stats.Estimate(est.value, math.exp(v - h), math.exp(v + h), est.count)
+    return est, "samples"
+
+
+def _row(key: tuple, p: dict, q: dict, threshold: float, use_canary: bool = True,
+         noise: tuple[float, float] = (0.0, 0.0),
+         prior: tuple[float | None, float | None] = (None, None)) -> Row:
+    """One point's row; ``noise``: the run-to-run noise (raw, drift-corrected);
+    ``prior``: the typical pass variance (raw, drift-corrected)."""
+    raw = _between(p, q, False, noise[0], prior[0])
+    if raw is None:
         lo = q["q1_s"] / p["q3_s"] if p["q3_s"] > 0 else 0.0
         hi = q["q3_s"] / p["q1_s"] if p["q1_s"] > 0 else math.inf
         return Row(key, p, q, q["median_s"] / p["median_s"], lo, hi, verdict(p, q, threshold))
-    raw = stats.run_ratio(a, b)
-    row = Row(key, p, q, raw.value, raw.lo, raw.hi, _FROM_STATS[stats.verdict(raw, threshold)],
-              method="samples")
-    ca, cb = _corrected(p), _corrected(q)
-    if ca is not None and cb is not None:
-        cor = stats.run_ratio(ca, cb)
-        row.corrected, row.corrected_lo, row.corrected_hi = cor.value, cor.lo, cor.hi
-        row.verdict = _FROM_STATS[stats.verdict(cor, threshold)]
-        row.method = "canary"
+    est, how = raw
+    row = Row(key, p, q, est.value, est.lo, est.hi,
+              _FROM_STATS[stats.verdict(est, threshold)], method="samples",
+              by_pass=how == "passes")
+    cor = _between(p, q, True, noise[1], prior[1]) if use_canary else None
+    if cor is not None:
+        est, how = cor
+        row.corrected, row.corrected_lo, row.corrected_hi = est.value, est.lo, est.hi
+        row.verdict = _FROM_STATS[stats.verdict(est, threshold)]
+        row.method, row.by_pass = "canary", how == "passes"
     return row
+
+
+def _typical_pass_variance(pairs: list[tuple], corrected: bool) -> float | None:
+    """The median over the compared points of their pooled pass variance (None when
+    no point has two passes in both runs)."""
+    got = []
+    for _, p, q in pairs:
+        a, b = _pass_logs(p, corrected), _pass_logs(q, corrected)
+        if a is not None and b is not None:
+            var, df = stats.pass_variance(a, b)
+            if df:
+                got.append(var)
+    return float(np.median(got)) if got else None
+
+
+def _noise(rows: list[Row]) -> tuple[float, float]:
+    """Run-to-run noise (log sd) of the raw and of the drift-corrected ratios."""
+    out = []
+    for corrected in (False, True):
+        got = [(r.corrected, r.corrected_lo, r.corrected_hi) if corrected
+               else (r.ratio, r.lo, r.hi) for r in rows if r.method != "iqr"]
+        got = [g for g in got if g[0] is not None and g[1] and g[1] > 0 and math.isfinite(g[2])]
+        keys = [r.key[0] for r in rows if r.method != "iqr"]
+        if len(got) != len(keys):
+            out.append(0.0)
+            continue
+        logs = [math.log(v) for v, _, _ in got]
+        half = [max(math.log(v / lo), math.log(hi / v)) for v, lo, hi in got]
+        out.append(stats.run_noise(logs, half, keys))
+    return out[0], out[1]
 
 
 def _drift(pairs: list[tuple[dict, dict]]) -> float | None:
@@ -175,6 +284,8 @@ def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD)
     new = {schema.point_key(p): p for p in new_doc["points"]}
     out = Comparison([], threshold, differences=differences(base_doc, new_doc),
                      provenance={"BASE": provenance(base_doc), "NEW": provenance(new_doc)})
+    # Dividing by two different canaries would compare the canaries too.
+    same_canary = _canary(base_doc) == _canary(new_doc)
     for key in base:
         if key not in new:
             out.only_base.append(key)
@@ -187,8 +298,15 @@ def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD)
                 or q["median_s"] <= 0:
             out.not_ok.append(key)
         else:
-            out.rows.append(_row(key, p, q, threshold))
-            pairs.append((p, q))
+            pairs.append((key, p, q))
+    prior = tuple(_typical_pass_variance(pairs, corrected) for corrected in (False, True))
+    out.rows = [_row(key, p, q, threshold, same_canary, prior=prior) for key, p, q in pairs]
+    # Run-to-run noise, read off the spread of the points; then every interval widened.
+    out.noise = _noise(out.rows)
+    if any(out.noise):
+        out.rows = [_row(key, p, q, threshold, same_canary, out.noise, prior)
+                    for key, p, q in pairs]
+    pairs = [(p, q) for _, p, q in pairs]
     if not out.rows:
         raise UsageError("the two files have no measured point in common "
                          "(same impl, dtype, phase and sizes); compare runs of the same sweep")
@@ -227,6 +345,18 @@ def summary_lines(cmp: Comparison) -> list[str]:
         if rows:
             lines.append(f"{verdict_}: " + "; ".join(
                 f"{r.label} x{r.best:.3f} [{_lo(r):.3f}, {_hi(r):.3f}]" for r in rows))
+    passes = sum(r.by_pass for r in cmp.rows)
+    if passes:
+        lines.append(f"{passes} of {len(cmp.rows)} points compared pass by pass (a t "
+                     "interval over each run's passes, their variance moderated toward "
+                     "the comparison's typical one), the others sample by sample.")
+    raw_noise, cor_noise = cmp.noise
+    if raw_noise or cor_noise:
+        lines.append(f"run-to-run noise read off the points' spread about their "
+                     f"implementation's median: ±{math.expm1(cor_noise or raw_noise):.1%} "
+                     "(1 sd); every interval is widened by it, so a point is called "
+                     "slower or faster only beyond what two runs of the same code differ by "
+                     "here.")
     if cmp.drift is not None:
         lines.append(f"machine drift (canary NEW/BASE): {cmp.drift:.3f}; the verdicts use "
                      "times divided by the canary of the same round.")
