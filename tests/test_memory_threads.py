@@ -60,3 +60,18 @@ def test_train_refuses_sizes_that_cannot_fit(tmp_path, capsys, argv):
     err = capsys.readouterr().err
     assert status == 2 and "cannot fit" in err and "Traceback" not in err
     assert not (tmp_path / "t").exists()
+
+
+def test_a_forced_pre_avx512_openblas_kernel_is_called_out():
+    from mlpbench.harness.machine import blas_kernel_warning
+
+    forced = {"env": {"OPENBLAS_CORETYPE": "Haswell"}, "cpu_flags": ["avx2", "avx512f"],
+              "blas": [{"internal_api": "openblas", "architecture": "Haswell"}]}
+    warn = blas_kernel_warning(forced)
+    assert warn and "OPENBLAS_CORETYPE=Haswell" in warn and "Unset it" in warn
+    # Not forced, a CPU without AVX-512, or AVX-512 kernels already: nothing to say.
+    assert blas_kernel_warning({**forced, "env": {"OPENBLAS_CORETYPE": None}}) is None
+    assert blas_kernel_warning({**forced, "cpu_flags": ["avx2"]}) is None
+    assert blas_kernel_warning({**forced, "blas": [{"internal_api": "openblas",
+                                                    "architecture": "SkylakeX"}]}) is None
+    assert blas_kernel_warning({}) is None

@@ -30,5 +30,9 @@ def run(args) -> int:
         peak = measure_peak(quick=args.quick)
         write_json(out, peak_document(peak))
     print(format_peak(peak))
+    from mlpbench.harness.machine import blas_kernel_warning, machine_info
+
+    if warn := blas_kernel_warning(machine_info()):
+        print(f"WARNING: {warn}")
     print(f"wrote {out}")
     return 0

@@ -90,6 +90,10 @@ def _machine_section(docs: list[dict], out: Path) -> Section:
     env = mach.get("env") or {}
     if env:
         bullets.append("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    from mlpbench.harness.machine import blas_kernel_warning
+
+    if warn := blas_kernel_warning(mach):
+        bullets.insert(0, f"WARNING: {warn}")
     tables = [Table("Result files", ["file", "axis", "points", "complete", "created", "quick"],
                     [[Path(d.get("_path", "?")).name, d["sweep"].get("axis", "?"),
                       str(len(d["points"])), str(d["complete"]), str(d["created"]),

@@ -46,6 +46,9 @@ _IDENTITY = (
     ("BLAS library", lambda d: sorted(
         (str(b.get("internal_api")), str(b.get("version")))
         for b in (d.get("machine") or {}).get("blas") or [] if isinstance(b, dict))),
+    ("BLAS kernels", lambda d: sorted(
+        str(b.get("architecture")) for b in (d.get("machine") or {}).get("blas") or []
+        if isinstance(b, dict) and b.get("architecture"))),
     ("numba threads", lambda d: (d.get("threads") or {}).get("numba_threads")),
     ("BLAS threads", lambda d: (d.get("threads") or {}).get("blas_threads")),
     ("threading layer", lambda d: (d.get("threads") or {}).get("threading_layer")),

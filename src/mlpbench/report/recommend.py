@@ -238,7 +238,11 @@ def machine_line(docs: list[dict]) -> str:
                      f"{'s' if peak[1] > 1 else ''})")
     if (doc.get("peak") or {}).get("triad_gbs"):
         parts.append(f"bandwidth {doc['peak']['triad_gbs']:.3g} GB/s")
-    return "Machine: " + "; ".join(parts) + "." if parts else ""
+    from mlpbench.harness.machine import blas_kernel_warning
+
+    warn = blas_kernel_warning(mach)
+    line = "Machine: " + "; ".join(parts) + "." if parts else ""
+    return f"{line} WARNING: {warn}" if warn else line
 
 
 def noise_line(docs: list[dict]) -> str:

@@ -146,6 +146,10 @@ def run(plan: RunPlan, echo: Callable[[str], None] = print):
                echo)
         peak = on_machine(measure_peak, quick=True)
         echo("      " + format_peak(peak).replace("\n", "\n      "))
+        from mlpbench.harness.machine import blas_kernel_warning, machine_info
+
+        if warn := blas_kernel_warning(machine_info()):
+            echo(f"      WARNING: {warn}")
         stage += 1
     common = {"base": dict(plan.base), "implementations": tuple(plan.implementations),
               "dtypes": tuple(plan.dtypes), "budget_s": plan.budget_s,
