@@ -69,7 +69,7 @@ def fake(machine, cost_per_row, name):
 
 def sweep(tmp_path, name, machine, fake_cost=1e-5, **cfg):
     impls = {"numpy": fake(machine, 1e-5, "numpy"), "fake": fake(machine, fake_cost, "fake")}
-    config = SweepConfig(axis="n", sizes=SIZES, base={"n": 1, "d": 3, "d_h": 4, "m": 3},
+    config = SweepConfig(axis="n", sizes=cfg.pop("sizes", SIZES), base={"n": 1, "d": 3, "d_h": 4, "m": 3},
                          implementations=["numpy", "fake"], quick=True,
                          budget_s=cfg.pop("budget_s", 0.5), **cfg)
     return run_sweep(config, tmp_path / name, progress=False, impls=impls, clock=machine,
@@ -198,3 +198,37 @@ def test_a_ten_percent_slowdown_is_detected_through_process_noise(tmp_path):
     numpy_rows = [r for r in result.rows if r.key[0] == "numpy"]
     assert sum(r.verdict == compare.SLOWER for r in fake_rows) / len(fake_rows) >= 0.90
     assert sum(r.verdict == compare.SAME for r in numpy_rows) / len(numpy_rows) >= 0.90
+
+
+def test_replicate_runs_see_the_process_noise_that_one_run_cannot(tmp_path):
+    """Three runs a side, every point moving ~4% from process to process: the runs'
+    passes are pooled per side, so identical code is "no change" at >= 95% of points
+    and a 10% slowdown is seen at >= 90% (one run a side sees it at about 60%)."""
+    def runs(tag, seed, **kw):
+        return [sweep(tmp_path, f"{tag}{i}.json", Machine(seed + i, process=0.04), **kw)
+                for i in range(3)]
+
+    base, same, slow = runs("a", 70), runs("b", 80), runs("c", 90, fake_cost=1.1e-5)
+    result = compare.compare(base[0], same[0], base_more=base[1:], new_more=same[1:])
+    assert result.replicates == (3, 3)
+    assert result.count(compare.SAME) / len(result.rows) >= 0.95
+    assert any("replicate runs: 3 BASE, 3 NEW" in line for line in compare.summary_lines(result))
+    result = compare.compare(base[0], slow[0], base_more=base[1:], new_more=slow[1:])
+    fake_rows = [r for r in result.rows if r.key[0] == "fake"]
+    numpy_rows = [r for r in result.rows if r.key[0] == "numpy"]
+    assert sum(r.verdict == compare.SLOWER for r in fake_rows) / len(fake_rows) >= 0.9
+    assert sum(r.verdict == compare.SAME for r in numpy_rows) / len(numpy_rows) >= 0.9
+
+
+def test_compare_command_takes_replicate_runs(tmp_path, capsys):
+    from mlpbench.commands import main
+
+    for i in range(2):
+        sweep(tmp_path, f"a{i}.json", Machine(100 + i), sizes=[1, 2, 3])
+        sweep(tmp_path, f"b{i}.json", Machine(110 + i), sizes=[1, 2, 3])
+    p = {name: str(tmp_path / f"{name}.json") for name in ("a0", "a1", "b0", "b1")}
+    assert main(["compare", p["a0"], p["b0"], "--base-runs", p["a1"],
+                 "--new-runs", p["b1"]]) == 0
+    assert "replicate runs: 2 BASE, 2 NEW" in capsys.readouterr().out
+    assert main(["compare", p["a0"], p["b0"], "--base-runs",
+                 str(tmp_path / "missing.json")]) == 2

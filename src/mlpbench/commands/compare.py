@@ -21,6 +21,12 @@ def register(subparsers) -> None:
                       "bad input.")
     p.add_argument("base", type=Path, metavar="BASE.json")
     p.add_argument("new", type=Path, metavar="NEW.json")
+    p.add_argument("--base-runs", type=Path, nargs="+", default=[], metavar="FILE",
+                   help="more runs of the same sweep on the BASE side (replicates, other "
+                        "processes): their passes join BASE.json's, so the intervals see "
+                        "how far two runs of the same code differ")
+    p.add_argument("--new-runs", type=Path, nargs="+", default=[], metavar="FILE",
+                   help="more runs on the NEW side, as --base-runs")
     p.add_argument("--threshold", type=float, default=consts.DEFAULT_THRESHOLD,
                    help="relative change below which nothing is flagged "
                         f"(default: {consts.DEFAULT_THRESHOLD:g})")
@@ -42,12 +48,15 @@ def run(args) -> int:
         raise UsageError(f"--threshold must be a finite number >= 0, got {args.threshold}")
     base = load_results(args.base, need_points=True)
     new = load_results(args.new, need_points=True)
-    for path, doc in ((args.base, base), (args.new, new)):
+    base_more = [load_results(f, need_points=True) for f in args.base_runs]
+    new_more = [load_results(f, need_points=True) for f in args.new_runs]
+    for path, doc in ((args.base, base), (args.new, new), *zip(args.base_runs, base_more),
+                      *zip(args.new_runs, new_more)):
         if doc.get("kind") == "kernels":
             raise UsageError(f"{path} holds a kernel sweep (bench --kernels); compare reads "
                              "MLP sweeps: draw kernel sweeps with mlpbench report")
     out = prepare_out_dir(args.out, args.force) if args.out else None
-    result = compare.compare(base, new, args.threshold)
+    result = compare.compare(base, new, args.threshold, base_more, new_more)
     if result.differences:
         what = "; ".join(result.differences)
         if args.strict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any
 
@@ -103,6 +104,7 @@ class Comparison:
     drift: float | None = None     # median canary NEW/BASE: the whole machine's change
     provenance: dict = field(default_factory=dict)         # {"BASE": {...}, "NEW": {...}}
     noise: tuple[float, float] = (0.0, 0.0)  # run-to-run noise, log sd: raw, corrected
+    replicates: tuple[int, int] = (1, 1)     # runs on each side (BASE, NEW)
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
@@ -196,13 +198,33 @@ def _pass_logs(p: dict, corrected: bool) -> np.ndarray | None:
     return np.asarray(out)
 
 
-def _between(p: dict, q: dict, corrected: bool, noise: float,
+def _side_logs(points: list[dict], corrected: bool) -> np.ndarray | None:
+    """The pass estimates of one side: one point's passes, or, with replicate runs
+    (several files on a side), every run's passes together (a run with one pass counts
+    as one); None where that gives fewer than two, or a run lacks samples."""
+    if len(points) == 1:
+        return _pass_logs(points[0], corrected)
+    logs: list[float] = []
+    for p in points:
+        got = _pass_logs(p, corrected)
+        if got is None:
+            t = _corrected(p) if corrected else _samples(p)
+            if t is None:
+                return None
+            got = np.asarray([math.log(float(np.median(t)))])
+        logs.extend(got)
+    return np.asarray(logs)
+
+
+def _between(ps: list[dict], qs: list[dict], corrected: bool, noise: float,
              prior_var: float | None = None) -> tuple[Any, str] | None:
     """NEW/BASE of one point (raw or drift-corrected) and the method it came from;
+    ``ps``, ``qs``: the point in each BASE and NEW run (replicates after the first);
     ``prior_var``: the comparison's typical pass variance (stats.pass_ratio)."""
-    a, b = _pass_logs(p, corrected), _pass_logs(q, corrected)
+    a, b = _side_logs(ps, corrected), _side_logs(qs, corrected)
     if a is not None and b is not None:
         return stats.pass_ratio(a, b, noise, prior_var), "passes"
+    p, q = ps[0], qs[0]
     a, b = (_corrected(p), _corrected(q)) if corrected else (_samples(p), _samples(q))
     if a is None or b is None:
         return None
@@ -215,12 +237,14 @@ def _between(p: dict, q: dict, corrected: bool, noise: float,
     return est, "samples"
 
 
-def _row(key: tuple, p: dict, q: dict, threshold: float, use_canary: bool = True,
-         noise: tuple[float, float] = (0.0, 0.0),
+def _row(key: tuple, ps: list[dict], qs: list[dict], threshold: float,
+         use_canary: bool = True, noise: tuple[float, float] = (0.0, 0.0),
          prior: tuple[float | None, float | None] = (None, None)) -> Row:
-    """One point's row; ``noise``: the run-to-run noise (raw, drift-corrected);
-    ``prior``: the typical pass variance (raw, drift-corrected)."""
-    raw = _between(p, q, False, noise[0], prior[0])
+    """One point's row (``ps``, ``qs``: the point in each run of a side, the first
+    shown); ``noise``: the run-to-run noise (raw, drift-corrected); ``prior``: the
+    typical pass variance (raw, drift-corrected)."""
+    p, q = ps[0], qs[0]
+    raw = _between(ps, qs, False, noise[0], prior[0])
     if raw is None:
         lo = q["q1_s"] / p["q3_s"] if p["q3_s"] > 0 else 0.0
         hi = q["q3_s"] / p["q1_s"] if p["q1_s"] > 0 else math.inf
@@ -229,7 +253,7 @@ def _row(key: tuple, p: dict, q: dict, threshold: float, use_canary: bool = True
     row = Row(key, p, q, est.value, est.lo, est.hi,
               _FROM_STATS[stats.verdict(est, threshold)], method="samples",
               by_pass=how == "passes")
-    cor = _between(p, q, True, noise[1], prior[1]) if use_canary else None
+    cor = _between(ps, qs, True, noise[1], prior[1]) if use_canary else None
     if cor is not None:
         est, how = cor
         row.corrected, row.corrected_lo, row.corrected_hi = est.value, est.lo, est.hi
@@ -242,8 +266,8 @@ def _typical_pass_variance(pairs: list[tuple], corrected: bool) -> float | None:
     """The median over the compared points of their pooled pass variance (None when
     no point has two passes in both runs)."""
     got = []
-    for _, p, q in pairs:
-        a, b = _pass_logs(p, corrected), _pass_logs(q, corrected)
+    for _, ps, qs in pairs:
+        a, b = _side_logs(ps, corrected), _side_logs(qs, corrected)
         if a is not None and b is not None:
             var, df = stats.pass_variance(a, b)
             if df:
@@ -280,40 +304,57 @@ def _drift(pairs: list[tuple[dict, dict]]) -> float | None:
     return math.exp(float(np.median(logs))) if logs else None
 
 
-def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
+def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD,
+            base_more: Sequence[dict] = (), new_more: Sequence[dict] = ()) -> Comparison:
+    """Compare the points of ``new_doc`` with those of ``base_doc``. ``base_more`` and
+    ``new_more``: replicate runs of the same sweep on each side (other processes, other
+    moments): their passes join the first file's, so the intervals see how far runs
+    differ, which no single run can show (Kalibera and Jones's rigorous benchmarking)."""
     if not (threshold >= 0 and math.isfinite(threshold)):
         raise UsageError(f"--threshold must be a finite number >= 0, got {threshold!r}")
     base = {schema.point_key(p): p for p in base_doc["points"]}
     new = {schema.point_key(p): p for p in new_doc["points"]}
-    out = Comparison([], threshold, differences=differences(base_doc, new_doc),
+    diffs = differences(base_doc, new_doc)
+    for side, first, more in (("BASE", base_doc, base_more), ("NEW", new_doc, new_more)):
+        for i, doc in enumerate(more, 2):
+            diffs += [f"{side} run {i}: {d}" for d in differences(first, doc)]
+    out = Comparison([], threshold, differences=diffs,
                      provenance={"BASE": provenance(base_doc), "NEW": provenance(new_doc)})
+    out.replicates = (1 + len(base_more), 1 + len(new_more))
     # Dividing by two different canaries would compare the canaries too.
-    same_canary = _canary(base_doc) == _canary(new_doc)
+    same_canary = len({_canary(d) for d in (base_doc, new_doc, *base_more, *new_more)}) == 1
     for key in base:
         if key not in new:
             out.only_base.append(key)
+
+    def ok(p: dict | None) -> bool:
+        return p is not None and p["status"] == "ok" and p["median_s"] > 0
+
+    extra = [[{schema.point_key(p): p for p in d["points"]} for d in docs]
+             for docs in (base_more, new_more)]
     pairs = []
     for key, q in new.items():
         p = base.get(key)
         if p is None:
             out.only_new.append(key)
-        elif p["status"] != "ok" or q["status"] != "ok" or p["median_s"] <= 0 \
-                or q["median_s"] <= 0:
+        elif not (ok(p) and ok(q)):
             out.not_ok.append(key)
         else:
-            pairs.append((key, p, q))
+            ps = [p, *(m[key] for m in extra[0] if ok(m.get(key)))]
+            qs = [q, *(m[key] for m in extra[1] if ok(m.get(key)))]
+            pairs.append((key, ps, qs))
     prior = tuple(_typical_pass_variance(pairs, corrected) for corrected in (False, True))
-    out.rows = [_row(key, p, q, threshold, same_canary, prior=prior) for key, p, q in pairs]
+    out.rows = [_row(key, ps, qs, threshold, same_canary, prior=prior)
+                for key, ps, qs in pairs]
     # Run-to-run noise, read off the spread of the points; then every interval widened.
     out.noise = _noise(out.rows)
     if any(out.noise):
-        out.rows = [_row(key, p, q, threshold, same_canary, out.noise, prior)
-                    for key, p, q in pairs]
-    pairs = [(p, q) for _, p, q in pairs]
+        out.rows = [_row(key, ps, qs, threshold, same_canary, out.noise, prior)
+                    for key, ps, qs in pairs]
     if not out.rows:
         raise UsageError("the two files have no measured point in common "
                          "(same impl, dtype, phase and sizes); compare runs of the same sweep")
-    out.drift = _drift(pairs)
+    out.drift = _drift([(ps[0], qs[0]) for _, ps, qs in pairs])
     out.rows.sort(key=lambda r: (analysis.impl_sort_key(r.key[0]), r.key[1:]))
     return out
 
@@ -348,6 +389,10 @@ def summary_lines(cmp: Comparison) -> list[str]:
         if rows:
             lines.append(f"{verdict_}: " + "; ".join(
                 f"{r.label} x{r.best:.3f} [{_lo(r):.3f}, {_hi(r):.3f}]" for r in rows))
+    if cmp.replicates != (1, 1):
+        lines.append(f"replicate runs: {cmp.replicates[0]} BASE, {cmp.replicates[1]} NEW; "
+                     "their passes are pooled per side, so the intervals hold how far "
+                     "runs differ.")
     passes = sum(r.by_pass for r in cmp.rows)
     if passes:
         lines.append(f"{passes} of {len(cmp.rows)} points compared pass by pass (a t "
