@@ -205,8 +205,8 @@ def test_replicate_runs_see_the_process_noise_that_one_run_cannot(tmp_path):
     passes are pooled per side, so identical code is "no change" at >= 95% of points
     and a 10% slowdown is seen at >= 90% (one run a side sees it at about 60%)."""
     def runs(tag, seed, **kw):
-        return [sweep(tmp_path, f"{tag}{i}.json", Machine(seed + i, process=0.04), **kw)
-                for i in range(3)]
+        return [sweep(tmp_path, f"{tag}{i}.json", Machine(seed + i, process=0.04),
+                      sizes=SIZES[:16], **kw) for i in range(3)]
 
     base, same, slow = runs("a", 70), runs("b", 80), runs("c", 90, fake_cost=1.1e-5)
     result = compare.compare(base[0], same[0], base_more=base[1:], new_more=same[1:])
