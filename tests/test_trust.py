@@ -56,10 +56,15 @@ def fake(machine, cost_per_row, name):
     """An implementation whose outputs are numpy's and whose time is synthetic."""
     numpy = mlp.get("numpy").raw
 
+    done = {}  # the outputs, computed once per problem: only the synthetic time matters
+
     def timed(fn):
         def call(p, X, *args):
             machine.spend(cost_per_row * (X.shape[0] + 4) * machine.effect(name, X.shape[0]))
-            return fn(p, X, *args)
+            key = (fn.__name__, X.shape)  # one penalty, one problem per size here
+            if key not in done:  # make_problem is deterministic per size
+                done[key] = fn(p, X, *args)
+            return done[key]
         return call
 
     raw = SimpleNamespace(forward=timed(numpy.forward), backward=timed(numpy.backward),
