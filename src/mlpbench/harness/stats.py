@@ -45,6 +45,7 @@ __all__ = [
     "run_noise",
     "relative_halfwidth",
     "run_ratio",
+    "widen",
     "verdict",
 ]
 
@@ -215,12 +216,22 @@ def pass_ratio(base_logs: Sequence[float], new_logs: Sequence[float], noise: flo
     if prior_var is not None and math.isfinite(prior_var) and prior_df > 0:
         var, df = (prior_df * prior_var + df * var) / (prior_df + df), df + prior_df
     diff = float(b.mean() - a.mean())
-    se = math.sqrt(var * (1 / a.size + 1 / b.size))
-    q = float(student_t.ppf(0.5 + confidence / 2, df))
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    half = math.hypot(q * se, z * noise)
-    return Estimate(math.exp(diff), math.exp(diff - half), math.exp(diff + half),
-                    int(min(a.size, b.size)))
+    half = float(student_t.ppf(0.5 + confidence / 2, df)) * math.sqrt(
+        var * (1 / a.size + 1 / b.size))
+    est = Estimate(math.exp(diff), math.exp(diff - half), math.exp(diff + half),
+                   int(min(a.size, b.size)))
+    return widen(est, noise, confidence)
+
+
+def widen(est: Estimate, noise: float, confidence: float = CONFIDENCE) -> Estimate:
+    """``est`` with its (log) half-width widened in quadrature by ``noise``, a log
+    standard deviation the interval does not hold (see :func:`run_noise`)."""
+    if not noise > 0 or not (est.value > 0 and est.lo > 0 and math.isfinite(est.hi)):
+        return est
+    v = math.log(est.value)
+    half = max(v - math.log(est.lo), math.log(est.hi) - v)
+    half = math.hypot(half, NormalDist().inv_cdf(0.5 + confidence / 2) * noise)
+    return Estimate(est.value, math.exp(v - half), math.exp(v + half), est.count)
 
 
 def run_noise(log_ratios: Sequence[float], halfwidths: Sequence[float],

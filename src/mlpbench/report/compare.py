@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -149,24 +148,39 @@ def _samples(p: dict) -> np.ndarray | None:
     return np.asarray(t, dtype=np.float64) if t else None
 
 
+def _canary_values(p: dict) -> np.ndarray | None:
+    """The point's canary seconds per sample (NaN where not timed), or None."""
+    c = p.get("canary_s")
+    return np.asarray([math.nan if v is None else v for v in c], dtype=np.float64) if c else None
+
+
+def _pass_parts(p: dict) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
+    """The point's samples, a mask of them per pass (one pass for files without
+    passes), and its canary per sample (or None)."""
+    t = np.asarray(p.get("times_s") or [], dtype=np.float64)
+    rounds = np.asarray(p.get("rounds") or range(len(t)))
+    starts = list(p.get("pass_starts") or [0])
+    which = np.searchsorted(np.asarray(starts), rounds, side="right") - 1
+    masks = [m for j in range(len(starts)) if (m := which == j).any()]
+    return t, masks, _canary_values(p)
+
+
+def _pass_canary(c: np.ndarray, mine: np.ndarray) -> float:
+    """The median canary of one pass (NaN if it has none)."""
+    good = mine & np.isfinite(c) & (c > 0)
+    return float(np.median(c[good])) if good.any() else math.nan
+
+
 def _corrected(p: dict) -> np.ndarray | None:
     """The samples divided by the canary: each by the median canary of its pass (or of
     the whole point, for files without passes), which follows the machine's drift from
     pass to pass without adding the canary's own round-to-round jitter."""
-    t, c = p.get("times_s"), p.get("canary_s")
-    if not t or not c:
+    t, masks, c = _pass_parts(p)
+    if not t.size or c is None:
         return None
-    t = np.asarray(t, dtype=np.float64)
-    c = np.asarray([math.nan if v is None else v for v in c], dtype=np.float64)
-    rounds = np.asarray(p.get("rounds") or range(len(t)))
-    starts = list(p.get("pass_starts") or [0])
-    which = np.searchsorted(np.asarray(starts), rounds, side="right") - 1
     scale = np.full(t.shape, math.nan)
-    for j in range(len(starts)):
-        mine = which == j
-        good = mine & np.isfinite(c) & (c > 0)
-        if good.sum():
-            scale[mine] = np.median(c[good])
+    for mine in masks:
+        scale[mine] = _pass_canary(c, mine)
     keep = np.isfinite(scale)
     return t[keep] / scale[keep] if keep.sum() >= 3 else None
 
@@ -174,26 +188,12 @@ def _corrected(p: dict) -> np.ndarray | None:
 def _pass_logs(p: dict, corrected: bool) -> np.ndarray | None:
     """Log median of each pass of ``p`` (divided by the pass's median canary when
     ``corrected``); None for a point with fewer than two passes (or no canary)."""
-    starts = p.get("pass_starts") or []
-    t, r = p.get("times_s"), p.get("rounds")
-    if len(starts) < 2 or not t or not r:
+    t, masks, c = _pass_parts(p)
+    if len(masks) < 2 or (corrected and c is None):
         return None
-    t, r = np.asarray(t, dtype=np.float64), np.asarray(r)
-    c = None
-    if corrected:
-        if not p.get("canary_s"):
-            return None
-        c = np.asarray([math.nan if v is None else v for v in p["canary_s"]], dtype=np.float64)
-    which = np.searchsorted(np.asarray(starts), r, side="right") - 1
     out = []
-    for j in range(len(starts)):
-        mine = which == j
-        if not mine.any():
-            continue
-        value = float(np.median(t[mine]))
-        if c is not None:
-            good = mine & np.isfinite(c) & (c > 0)
-            value = value / float(np.median(c[good])) if good.any() else math.nan
+    for mine in masks:
+        value = float(np.median(t[mine])) / (_pass_canary(c, mine) if corrected else 1.0)
         out.append(math.log(value) if value > 0 else math.nan)
     return np.asarray(out)
 
@@ -228,13 +228,7 @@ def _between(ps: list[dict], qs: list[dict], corrected: bool, noise: float,
     a, b = (_corrected(p), _corrected(q)) if corrected else (_samples(p), _samples(q))
     if a is None or b is None:
         return None
-    est = stats.run_ratio(a, b)
-    if noise > 0:  # widened in quadrature, as pass_ratio does
-        z = NormalDist().inv_cdf(0.5 + stats.CONFIDENCE / 2)
-        v = math.log(est.value)
-        h = math.hypot(max(v - math.log(est.lo), math.log(est.hi) - v), z * noise)
-        est = stats.Estimate(est.value, math.exp(v - h), math.exp(v + h), est.count)
-    return est, "samples"
+    return stats.widen(stats.run_ratio(a, b), noise), "samples"
 
 
 def _row(key: tuple, ps: list[dict], qs: list[dict], threshold: float,
@@ -295,10 +289,9 @@ def _noise(rows: list[Row]) -> tuple[float, float]:
 def _drift(pairs: list[tuple[dict, dict]]) -> float | None:
     logs = []
     for p, q in pairs:
-        ca, cb = p.get("canary_s"), q.get("canary_s")
-        if ca and cb:
-            ma = np.nanmedian([math.nan if v is None else v for v in ca])
-            mb = np.nanmedian([math.nan if v is None else v for v in cb])
+        ca, cb = _canary_values(p), _canary_values(q)
+        if ca is not None and cb is not None:
+            ma, mb = np.nanmedian(ca), np.nanmedian(cb)
             if ma > 0 and mb > 0:
                 logs.append(math.log(mb / ma))
     return math.exp(float(np.median(logs))) if logs else None
