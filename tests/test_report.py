@@ -260,6 +260,37 @@ def test_bandwidth_bound_matches_hand_count():
     assert analysis.bandwidth_bound("step", 1, 2, 3, 4, 8, 10.0) == pytest.approx(10 * fl / 424)
 
 
+def test_a_step_point_is_bounded_by_the_level_its_bytes_fit_in():
+    # L2 holds up to 1 MiB, L3 up to 16 MiB (twice the measured working sets).
+    # d = 784, d_h = 256, float64: n = 1 moves 3.2 MB (L3); d = 16 moves 67 KB (L2);
+    # n = 4096 is compute-bound (GEMM peak); n = 8192 with d_h = 1 moves 51 MB (DRAM).
+    peak = {"gemm_gflops": {"float64": {"1": 500.0}}, "triad_gbs": 20.0,
+            "bandwidth_gbs": {"L1": 300.0, "L2": 200.0, "L3": 100.0, "DRAM": 25.0},
+            "bandwidth_bytes": {"L1": 16384, "L2": 524288, "L3": 8388608,
+                                "DRAM": 67108864}}
+    ceil = {"peak": (500.0, 1), "gbs": 20.0,
+            "ceil": {"gbs": peak["bandwidth_gbs"],
+                     "edges": {k: 2 * v for k, v in peak["bandwidth_bytes"].items()}}}
+
+    def pt(n, d=784, d_h=256):
+        return {"dtype": "float64", "n": n, "d": d, "d_h": d_h, "m": 10}
+
+    def level_bound(n, d, d_h, gbs):
+        return analysis.bandwidth_bound("step", n, d, d_h, 10, 8, gbs)
+
+    g, what = build._roofline(ceil, pt(1))
+    assert what == "L3 bandwidth" and g == pytest.approx(level_bound(1, 784, 256, 100.0))
+    g, what = build._roofline(ceil, pt(1, d=16))
+    assert what == "L2 bandwidth" and g == pytest.approx(level_bound(1, 16, 256, 200.0))
+    assert build._roofline(ceil, pt(4096))[1] == "GEMM peak"
+    # big X, few FLOP per byte: DRAM
+    g, what = build._roofline(ceil, pt(8192, d_h=1))
+    assert what == "DRAM bandwidth" and g == pytest.approx(level_bound(8192, 784, 1, 25.0))
+    # without cache-level readings the triad bounds every point
+    g, what = build._roofline({"peak": None, "gbs": 20.0, "ceil": None}, pt(1))
+    assert what == "DRAM bandwidth" and g == pytest.approx(level_bound(1, 784, 256, 20.0))
+
+
 def test_compile_time_prefers_the_cold_start_measurement(docs):
     docs = copy.deepcopy(docs)
     from_sweep = analysis.compile_cost(docs, "float64")

@@ -217,22 +217,65 @@ def _fit_table(axis: str, fitted: dict) -> Table:
 
 
 def _ceilings(axis: str, docs: list[dict], series: dict) -> dict:
+    """Per dtype: the GEMM peak, and the bandwidth bound along ``axis`` (bandwidth ×
+    FLOP/byte). With cache-level bandwidths in the peak object, each size is bounded by
+    the bandwidth of the level its compulsory bytes fit in (``level``); otherwise by the
+    triad's DRAM bandwidth."""
+    from mlpbench.report import kernels as kernel_report
+
     out = {}
     doc = next((d for d in docs if d["sweep"].get("axis") in (axis, "grid")), docs[0])
     peak = doc.get("peak") or {}
+    levels = kernel_report.ceilings([doc])
     for dtype in {k[0] for k in series}:
-        entry = {"peak": analysis.gemm_peak(doc, dtype), "bw": None, "gbs": None}
+        entry = {"peak": analysis.gemm_peak(doc, dtype), "bw": None, "gbs": None,
+                 "levels": None, "ceil": levels}
         gbs = peak.get("triad_gbs")
         sizes = sorted({x for (dt, _), s in series.items() if dt == dtype
                         for x in (*s.sizes, *s.skipped_sizes)})
-        if gbs and sizes:
+        if (gbs or levels) and sizes:
             fixed = next(s.fixed for (dt, _), s in series.items() if dt == dtype)
             xs = np.unique(np.geomspace(sizes[0], sizes[-1], 60).round().astype(int))
-            bound = [analysis.bandwidth_bound("step", **{**fixed, axis: int(x)},
-                                              itemsize=ITEMSIZE[dtype], gbs=gbs) for x in xs]
+            bound, used = [], []
+            for x in xs:
+                at = {**fixed, axis: int(x)}
+                level, bw = "DRAM", gbs
+                if levels:
+                    nbytes = analysis.compulsory_bytes("step", **at, itemsize=ITEMSIZE[dtype])
+                    level = kernel_report.level_of(nbytes, levels)
+                    bw = levels["gbs"][level]
+                bound.append(analysis.bandwidth_bound("step", **at, itemsize=ITEMSIZE[dtype],
+                                                      gbs=bw))
+                used.append(level)
             entry.update(bw=(xs, bound), gbs=gbs)
+            if levels:
+                entry["levels"] = {lv: levels["gbs"][lv] for lv in kernel_report.LEVELS
+                                   if lv in used}
         out[dtype] = entry
     return out
+
+
+def _roofline(ceil: dict, point: dict) -> tuple[float, str] | None:
+    """The roofline bound of one step point in GFLOP/s — the lower of the GEMM peak and
+    the bandwidth of the level its compulsory bytes fit in times its FLOP/byte (DRAM's
+    triad without cache-level readings) — and what sets it."""
+    from mlpbench.report import kernels as kernel_report
+
+    sz = {k: point[k] for k in ("n", "d", "d_h", "m")}
+    itemsize = ITEMSIZE[point["dtype"]]
+    bounds = []
+    if ceil.get("peak"):
+        bounds.append((ceil["peak"][0], "GEMM peak"))
+    level, bw = "DRAM", ceil.get("gbs")
+    if ceil.get("ceil"):
+        level = kernel_report.level_of(analysis.compulsory_bytes("step", **sz,
+                                                                 itemsize=itemsize),
+                                       ceil["ceil"])
+        bw = ceil["ceil"]["gbs"][level]
+    if bw:
+        bounds.append((analysis.bandwidth_bound("step", **sz, itemsize=itemsize, gbs=bw),
+                       f"{level} bandwidth"))
+    return min(bounds) if bounds else None
 
 
 def _exponent_sentence(axis: str, fitted: dict, dtype: str) -> str | None:
@@ -259,8 +302,10 @@ def _axis_section(axis: str, docs: list[dict], rep: Report, draw: _Drawer) -> Se
              f"slope k means time ∝ {axis}^k. For each dtype: the median time (band: "
              "interquartile range; hollow: skipped, at the cost the harness predicted), the "
              f"speed-up over {analysis.REFERENCE} with intervals (a tick on the line at 1 marks "
-             "each crossing), and GFLOP/s under the GEMM peak and the bandwidth bound. Hover "
-             "a point for its value; the table below gives every one."]
+             "each crossing), and GFLOP/s under the GEMM peak and the bandwidth bound (the "
+             "bandwidth of the memory level — L1, L2, L3 or DRAM — the step's compulsory bytes "
+             "fit in, times its FLOP/byte). Hover a point for its value; the tables below give "
+             "every one, and each point's fraction of the lower of the two bounds."]
     for dtype in [d for d in ("float64", "float32") if any(k[0] == d for k in series)]:
         figs.append(draw(_figs().draw_scaling, axis, series, fitted, dtype=dtype,
                          name=f"scaling_{axis}-{dtype}", alt=f"Step time vs {axis}, {dtype}"))
@@ -292,14 +337,15 @@ def _axis_section(axis: str, docs: list[dict], rep: Report, draw: _Drawer) -> Se
     tables += [_fit_table(axis, fitted), _points_table(axis, series)]
     rows = []
     for (dtype, impl), s in series.items():
-        pk = ceil.get(dtype, {}).get("peak")
-        if s.points:
-            g = analysis.gflops_of(s.points[-1])
-            rows.append([impl, dtype, f"{s.sizes[-1]:,}", f"{g:.3g}",
-                         f"{100 * g / pk[0]:.3g}%" if pk else "–"])
-    tables.append(Table(f"Throughput at the largest measured {axis}",
-                        ["impl", "dtype", axis, "GFLOP/s", "% of GEMM peak"], rows,
-                        collapsed=True))
+        for x, p in zip(s.sizes, s.points, strict=True):
+            g = analysis.gflops_of(p)
+            roof = _roofline(ceil.get(dtype, {}), p)
+            rows.append([impl, dtype, f"{x:,}", f"{g:.3g}",
+                         f"{roof[0]:.3g} ({roof[1]})" if roof else "–",
+                         f"{100 * g / roof[0]:.3g}%" if roof else "–"])
+    tables.append(Table(f"Throughput against the roofline, along {axis}",
+                        ["impl", "dtype", axis, "GFLOP/s", "bound, GFLOP/s (what sets it)",
+                         "% of bound"], rows, collapsed=True))
     return Section(title, paras, bullets=cross, figures=[f for f in figs if f], tables=tables,
                    omitted=omitted)
 

@@ -454,7 +454,8 @@ def draw_throughput(axis: str, series: dict, ceilings: dict, out: Path, name: st
     """GFLOP/s against ``axis`` under the GEMM peak and the bandwidth (roofline) bound.
 
     ``ceilings[dtype]`` is ``{"peak": (gflops, threads) or None, "bw": (sizes, bound) or
-    None, "gbs": float or None}``.
+    None, "gbs": float or None, "levels": {level: GB/s} or None}`` (``levels``: the
+    cache levels the bound passes through, when the peak object has their bandwidths).
     """
     dtype, by_impl = _pick(series, dtype)
     ceiling = ceilings.get(dtype, {})
@@ -487,7 +488,12 @@ def draw_throughput(axis: str, series: dict, ceilings: dict, out: Path, name: st
         xs, bound = np.asarray(xs, dtype=float), np.asarray(bound, dtype=float)
         cap = hi * 3
         inside = bound <= cap * 1.3
-        label = f"bandwidth bound ({ceiling['gbs']:.3g} GB/s × FLOP/byte)"
+        if ceiling.get("levels"):
+            label = ("bandwidth bound (GB/s of the level the step's bytes fit in, 1 thread: "
+                     + ", ".join(f"{lv} {v:.3g}" for lv, v in ceiling["levels"].items())
+                     + "; × FLOP/byte)")
+        else:
+            label = f"bandwidth bound ({ceiling['gbs']:.3g} GB/s × FLOP/byte)"
         if inside.any():
             ax.plot(xs[inside], bound[inside], color="0.4", ls="--", lw=1.1, zorder=2)
             hi = max(hi, float(bound[inside].max()))
