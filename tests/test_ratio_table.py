@@ -78,3 +78,11 @@ def test_medians_only_without_raw_samples():
     cell = row["others"]["numpy"]
     assert cell["ratio"] == 2.0 and cell["lo"] is None and cell["verdict"] == "faster"
     assert "2.00 +" in ratio_table([doc])
+
+
+def test_the_base_point_of_a_d_h_sweep_is_labelled_by_d_h():
+    doc = document([point(impl, 1024, jitter(t), d_h=d_h) for d_h in (16, 256)
+                    for impl, t in (("numba", 1e-3), ("numpy", 2e-3))], threads=1)
+    labels = [line.split()[0] for line in ratio_table([doc]).splitlines()
+              if line.strip().startswith(("d_h=", "n="))]
+    assert labels == ["d_h=16", "d_h=256"]  # not "n=1024", the base point's n

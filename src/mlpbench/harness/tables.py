@@ -261,10 +261,11 @@ def ratio_rows(docs: Sequence[dict], subject: str = "numba") -> list[dict[str, A
     return list(rows.values())
 
 
-def _point_label(row: dict) -> str:
-    """The point by the sizes that differ from the base point (``n=1``, ``d_h=16``);
-    the base point itself by its n."""
-    parts = [f"{c}={row[c]}" for c in schema.SIZE_KEYS if row[c] != schema.BASE[c]]
+def _point_label(row: dict, axes: tuple[str, ...] = ()) -> str:
+    """The point by ``axes`` (the sizes its table varies), else by the sizes that differ
+    from the base point (``n=1``, ``d_h=16``), the base point itself by its n."""
+    parts = [f"{c}={row[c]}" for c in schema.SIZE_KEYS
+             if (c in axes if axes else row[c] != schema.BASE[c])]
     parts += [f"{c}={row[c]:g}" for c in ("l1", "l2") if row[c]]
     return " ".join(parts) or f"n={row['n']}"
 
@@ -315,7 +316,8 @@ def ratio_table(docs: Sequence[dict], subject: str = "numba") -> str:
             groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2])):
         names = sorted({n for r in group for n in r["others"]}, key=lambda n: order.get(n, 99))
         header = ["point", f"{subject} us", *names]
-        body = [[_point_label(r), format_us(r["subject_s"]),
+        axes = tuple(c for c in schema.SIZE_KEYS if len({r[c] for r in group}) > 1)
+        body = [[_point_label(r, axes), format_us(r["subject_s"]),
                  *(_ratio_text(r["others"].get(n)) for n in names)]
                 for r in sorted(group, key=lambda r: (r["n"] * r["d"] * r["d_h"], r["n"],
                                                       r["d"], r["d_h"]))]
