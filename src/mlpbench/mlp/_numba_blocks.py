@@ -232,6 +232,9 @@ def add_penalty_grad(g, W, l1, two_l2, r0, r1, c0, c1):
 
     Returns the block's ``(Σ|w|, Σw²)`` in float64, the penalty's norms (2.#5), for a
     caller that wants them in the same pass. l1 and two_l2 are scalars of W's dtype.
+    Callers pass the bounds as integers, never a literal ``0`` (write ``np.intp(0)``):
+    numba types a literal as ``Literal[int](0)`` and compiles a second specialization
+    for it (so does every njit function with integer arguments, ``_gemm_nt`` among them).
     """
     zero = W.dtype.type(0)
     one = W.dtype.type(1)

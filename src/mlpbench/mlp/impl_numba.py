@@ -346,7 +346,7 @@ def _loss_rows(XW1t, y, b1, W2, b2, hs, oa):
 def _penalty_grad(W1, W2, gW1, gW2, l1, two_l2):
     """``g += l1·sign(W) + 2·l2·W`` for W1, W2 (1.#8–9), in one call; returns the
     penalty's norms ``(Σ|w|, Σw²)`` over both (2.#5), from the same pass."""
-    z = np.intp(0)  # not a literal 0: the same add_penalty_grad as numba-loops' tiles
+    z = np.intp(0)  # not a literal 0 (see add_penalty_grad)
     a1, q1 = blocks.add_penalty_grad(gW1, W1, l1, two_l2, z, W1.shape[0], z, W1.shape[1])
     a2, q2 = blocks.add_penalty_grad(gW2, W2, l1, two_l2, z, W2.shape[0], z, W2.shape[1])
     return a1 + a2, q1 + q2

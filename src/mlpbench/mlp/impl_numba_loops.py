@@ -56,7 +56,7 @@ def _hidden_rows(X, W1, b1, ha, hs, i0, i1, act):
     for i in range(i0, i1):
         for j in range(d_h):
             ha[i, j] = zero
-    # np.intp(0), not 0: a literal 0 would compile a second _gemm_nt just for it
+    # np.intp(0), not a literal 0 (see _numba_blocks.add_penalty_grad)
     _gemm_nt(X, W1, ha, i0, i1, np.intp(0), d_h, X.shape[1])  # 2.#1: X W1ᵀ
     for i in range(i0, i1):
         if act == blocks.RELU:
@@ -188,7 +188,7 @@ def _grads_serial(X, G_oa, W1, W2, hs, ha, l1, two_l2, penalize, act):
     gW1 = np.zeros((d_h, d), X.dtype)
     _axpy_t(G_ha, X, gW1, 0, d_h)  # 2.#15–16: gW1 = G_haᵀ X
     if penalize:
-        z = np.intp(0)  # not a literal 0: one add_penalty_grad for every caller
+        z = np.intp(0)  # not a literal 0 (see add_penalty_grad)
         blocks.add_penalty_grad(gW1, W1, l1, two_l2, z, d_h, z, d)
         blocks.add_penalty_grad(gW2, W2, l1, two_l2, z, m, z, d_h)
     return gW1, gb1, gW2, gb2
@@ -268,7 +268,7 @@ def _reduce_partials(gW2_parts, gb2_parts, W2, l1, two_l2, penalize):
             for j in range(d_h):
                 gW2[k, j] += gW2_parts[t, k, j]
     if penalize:
-        z = np.intp(0)  # not a literal 0: one add_penalty_grad for every caller
+        z = np.intp(0)  # not a literal 0 (see add_penalty_grad)
         blocks.add_penalty_grad(gW2, W2, l1, two_l2, z, m, z, d_h)
     return gW2, gb2
 
