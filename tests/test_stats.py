@@ -148,3 +148,34 @@ def test_run_noise_reads_the_spread_and_ignores_a_shift_of_one_group():
     # What the intervals already hold is taken out; too few points: zero.
     assert stats.run_noise(logs, [1.96 * 0.2] * len(groups), groups) == 0.0
     assert stats.run_noise([0.1, -0.1], [0.0, 0.0], ["a", "a"]) == 0.0
+
+
+def test_p_slower_agrees_with_the_interval():
+    est = stats.Estimate(1.10, 1.02, 1.18, 3)
+    p = stats.p_slower(est)
+    assert p < 0.025  # the 95% interval lies above 1
+    assert stats.p_slower(stats.Estimate(1.10, 0.98, 1.22, 3)) > 0.025
+    assert stats.p_slower(stats.Estimate(0.95, 0.90, 1.00, 3)) == 1.0
+    assert stats.p_slower(stats.Estimate(math.nan, math.nan, math.nan, 0)) == 1.0
+
+
+def test_holm_keeps_the_exit_status_of_identical_code_at_five_percent():
+    """16 points of identical code, each with a correct 95% interval: at least one is
+    called slower in about 1 - 0.975^16 = 33% of comparisons; with Holm's step-down,
+    in about 5% at most, while a point 10 sigma slower still fails the gate."""
+    rng = np.random.default_rng(11)
+    se, k, trials = 0.03, 16, 1000
+    any_point = any_gate = 0
+    for _ in range(trials):
+        logs = rng.normal(0.0, se, k)
+        ests = [stats.Estimate(math.exp(v), math.exp(v - 1.96 * se), math.exp(v + 1.96 * se), 3)
+                for v in logs]
+        any_point += any(e.lo > 1 for e in ests)
+        any_gate += any(stats.holm([stats.p_slower(e) for e in ests]))
+    assert 0.2 <= any_point / trials <= 0.45
+    assert any_gate / trials <= 0.065  # expected 1 - (1 - 0.05/16)^16 = 0.049
+    p = [0.5] * 15 + [stats.p_slower(stats.Estimate(math.exp(0.3), math.exp(0.3 - 1.96 * se),
+                                                    math.exp(0.3 + 1.96 * se), 3))]
+    assert stats.holm(p) == [False] * 15 + [True]
+    assert stats.holm([0.001, 0.02, 0.04]) == [True, True, True]  # 0.02 <= 0.05/2
+    assert stats.holm([0.04, 0.03, 0.001]) == [False, False, True]  # 0.03 > 0.05/2

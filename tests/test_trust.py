@@ -26,13 +26,17 @@ class Machine:
     """The synthetic clock and the machine's speed: ``run_speed`` for the whole run, a
     slow sinusoidal drift of ±``drift`` over time, and noise of ``sigma`` per call."""
 
-    def __init__(self, seed, run_speed=1.0, drift=0.15, sigma=0.05, process=0.0):
+    def __init__(self, seed, run_speed=1.0, drift=0.15, sigma=0.05, process=0.0,
+                 sensitivity=None):
         self.t = 0.0
         self.rng = np.random.default_rng(seed)
         self.run_speed, self.drift, self.sigma = run_speed, drift, sigma
         # A factor per (implementation, size) drawn once per run (process): what moves a
         # point between two processes and that no sample of one run can show.
         self.process, self.effects = process, {}
+        # How much of the machine's speed each implementation feels (1: all of it, as
+        # the canary does); a real step feels the slow patches less than a NumPy GEMM.
+        self.sensitivity = sensitivity or {}
 
     def effect(self, name, n):
         if not self.process:
@@ -44,9 +48,10 @@ class Machine:
     def __call__(self) -> float:
         return self.t
 
-    def spend(self, seconds: float) -> None:
+    def spend(self, seconds: float, name: str | None = None) -> None:
         moment = 1.0 + self.drift * math.sin(self.t / 0.7)
-        self.t += seconds * self.run_speed * moment * math.exp(self.rng.normal(0, self.sigma))
+        speed = (self.run_speed * moment) ** self.sensitivity.get(name, 1.0)
+        self.t += seconds * speed * math.exp(self.rng.normal(0, self.sigma))
 
     def canary(self, X):
         return lambda: self.spend(2e-5)
@@ -60,7 +65,8 @@ def fake(machine, cost_per_row, name):
 
     def timed(fn):
         def call(p, X, *args):
-            machine.spend(cost_per_row * (X.shape[0] + 4) * machine.effect(name, X.shape[0]))
+            machine.spend(cost_per_row * (X.shape[0] + 4) * machine.effect(name, X.shape[0]),
+                          name)
             key = (fn.__name__, X.shape)  # one penalty, one problem per size here
             if key not in done:  # make_problem is deterministic per size
                 done[key] = fn(p, X, *args)
@@ -141,6 +147,7 @@ def test_identical_runs_compare_as_no_change(tmp_path, second_speed):
     new = sweep(tmp_path, "new.json", Machine(11, run_speed=second_speed))
     result = compare.compare(base, new)
     assert result.count(compare.SAME) / len(result.rows) >= 0.95
+    assert not result.any_slower
     assert all(r.method == "canary" for r in result.rows)
     if second_speed != 1.0:
         assert result.drift == pytest.approx(second_speed, rel=0.05)
@@ -157,6 +164,42 @@ def test_a_ten_percent_slowdown_is_detected(tmp_path):
     assert sum(r.verdict == compare.SAME for r in numpy_rows) / len(numpy_rows) >= 0.90
     assert result.any_slower
     assert any("fake" in line and "slower" in line for line in compare.summary_lines(result))
+
+
+def test_an_implementation_that_feels_half_the_drift_is_corrected_by_half(
+        tmp_path, monkeypatch):
+    """fake feels half of the machine's moves (its time goes as speed^0.5), the canary
+    and numpy all of them; the second run is on a machine 25% slower. compare reads
+    θ ≈ 0.5 off the passes of each run and divides fake's times by canary^θ: no
+    change. Divided by the whole canary, fake would look 1.25^0.5 = 12% faster."""
+    machine = {"sensitivity": {"fake": 0.5}}
+    base = sweep(tmp_path, "base.json", Machine(120, **machine))
+    new = sweep(tmp_path, "new.json", Machine(121, run_speed=1.25, **machine))
+    result = compare.compare(base, new)
+    assert result.sensitivity["fake"] == pytest.approx(0.5, abs=0.2)
+    assert result.sensitivity["numpy"] == pytest.approx(1.0, abs=0.2)
+    for impl in ("numpy", "fake"):
+        rows = [r for r in result.rows if r.key[0] == impl]
+        assert sum(r.verdict == compare.SAME for r in rows) / len(rows) >= 0.9
+    assert any("fake 0.5" in line or "fake 0.4" in line or "fake 0.6" in line
+               for line in compare.summary_lines(result))
+    # The whole canary over-corrects fake: it is then called faster nearly everywhere.
+    monkeypatch.setattr(compare, "_sensitivity", lambda points: 1.0)
+    full = compare.compare(base, new)
+    fake_rows = [r for r in full.rows if r.key[0] == "fake"]
+    assert sum(r.verdict == compare.FASTER for r in fake_rows) / len(fake_rows) >= 0.5
+
+
+def test_a_ten_percent_slowdown_of_a_half_sensitive_implementation_is_detected(tmp_path):
+    machine = {"sensitivity": {"fake": 0.5}}
+    base = sweep(tmp_path, "base.json", Machine(130, **machine))
+    new = sweep(tmp_path, "new.json", Machine(131, run_speed=0.9, **machine),
+                fake_cost=1.1e-5 / 0.9 ** 0.5)
+    result = compare.compare(base, new)
+    fake_rows = [r for r in result.rows if r.key[0] == "fake"]
+    assert sum(r.verdict == compare.SLOWER for r in fake_rows) / len(fake_rows) >= 0.9
+    assert result.any_slower
+    assert any(line.startswith("exit status 1") for line in compare.summary_lines(result))
 
 
 def test_compare_warns_about_runs_that_differ(tmp_path):

@@ -1,5 +1,5 @@
 """``mlpbench compare``: NEW/BASE per point with a noise-aware verdict
-(:mod:`mlpbench.report.compare`); exit 1 if anything got slower."""
+(:mod:`mlpbench.report.compare`); exit 1 if a point got slower beyond chance."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "compare", help="NEW/BASE per point with a noise-aware verdict; exit 1 if slower",
         description="Compare two result files point by point. " + consts.RULE
-                    + " Exit status: 0 if nothing got slower, 1 if something did, 2 on "
-                      "bad input.")
+                    + " Exit status: 0 if nothing got slower beyond chance over all the "
+                      "points, 1 if something did, 2 on bad input.")
     p.add_argument("base", type=Path, metavar="BASE.json")
     p.add_argument("new", type=Path, metavar="NEW.json")
     p.add_argument("--base-runs", type=Path, nargs="+", default=[], metavar="FILE",

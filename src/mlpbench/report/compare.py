@@ -2,7 +2,8 @@
 
 The rule is :data:`RULE`. Points missing from one file, or not ``ok`` in one of
 them, are listed as not comparable and do not count. The exit status of the
-command is 1 if any point is slower.
+command is 1 if any point is slower with a family-wise error of 5% (Holm over the
+points compared).
 """
 
 from __future__ import annotations
@@ -28,14 +29,21 @@ RULE = ("For a point measured in both files (same impl, dtype, phase, sizes and 
         "typical pass variance of the compared points); otherwise the Hodges-Lehmann "
         "shift of the raw per-call samples with its Mann-Whitney interval. Where both runs "
         "timed the same canary (a fixed NumPy workload with the point's shapes, sampled in "
-        "the same rounds), each pass's times are first divided by its median canary, which "
-        "removes the whole machine's drift between the runs (drift-corrected). Every "
+        "the same rounds), each pass's times are first divided by its median canary to the "
+        "power θ, which removes the whole machine's drift between the runs "
+        "(drift-corrected); θ is the implementation's sensitivity to the canary, the "
+        "slope of its log pass times on the log pass canaries within each run, pooled "
+        "over its points and clipped to [0, 1] (1 where the canary did not move). Every "
         "interval is then widened by the run-to-run noise read off the comparison (the "
         "robust spread of the points about their implementation's median, less what the "
         "intervals hold). Slower: the interval lies above 1 and the ratio exceeds 1 + t "
         "(t the threshold, the minimum effect); faster: the interval lies below 1 and the "
         "ratio is below 1/(1 + t); otherwise no change. Files without raw samples fall "
-        "back to the interquartile ranges (slower only if they do not overlap).")
+        "back to the interquartile ranges (slower only if they do not overlap). The exit "
+        "status is 1 when a slower point stays slower after Holm's step-down over all the "
+        "points compared (its one-sided p-value, read off its interval, below 5%/k for "
+        "the k-th smallest): a 5% chance of a failed gate for identical code, however "
+        "many points.")
 DEFAULT_THRESHOLD = 0.05
 VERDICT_COLORS = {SLOWER: "#d62728", FASTER: "#2ca02c", SAME: "#7f7f7f"}
 _FROM_STATS = {"slower": SLOWER, "faster": FASTER, "indistinguishable": SAME}
@@ -78,6 +86,8 @@ class Row:
     corrected_hi: float | None = None
     method: str = "iqr"                 # "canary", "samples" or "iqr": what the verdict used
     by_pass: bool = False               # the interval from the runs' passes (else samples)
+    p_slower: float = 1.0               # one-sided p-value of "slower" (stats.p_slower)
+    gate: bool = False                  # slower at the family-wise level (the exit status)
 
     @property
     def label(self) -> str:
@@ -104,13 +114,15 @@ class Comparison:
     provenance: dict = field(default_factory=dict)         # {"BASE": {...}, "NEW": {...}}
     noise: tuple[float, float] = (0.0, 0.0)  # run-to-run noise, log sd: raw, corrected
     replicates: tuple[int, int] = (1, 1)     # runs on each side (BASE, NEW)
+    sensitivity: dict[str, float] = field(default_factory=dict)  # θ per implementation
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
 
     @property
     def any_slower(self) -> bool:
-        return self.count(SLOWER) > 0
+        """Whether a point is slower at the family-wise level: the exit status."""
+        return any(r.gate for r in self.rows)
 
 
 def verdict(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) -> str:
@@ -171,44 +183,93 @@ def _pass_canary(c: np.ndarray, mine: np.ndarray) -> float:
     return float(np.median(c[good])) if good.any() else math.nan
 
 
-def _corrected(p: dict) -> np.ndarray | None:
-    """The samples divided by the canary: each by the median canary of its pass (or of
-    the whole point, for files without passes), which follows the machine's drift from
-    pass to pass without adding the canary's own round-to-round jitter."""
+def _corrected(p: dict, theta: float = 1.0) -> np.ndarray | None:
+    """The samples divided by the canary to the power ``theta`` (the implementation's
+    sensitivity to it, :func:`_sensitivity`): each by the median canary of its pass (or
+    of the whole point, for files without passes), which follows the machine's drift
+    from pass to pass without adding the canary's own round-to-round jitter."""
     t, masks, c = _pass_parts(p)
     if not t.size or c is None:
         return None
     scale = np.full(t.shape, math.nan)
     for mine in masks:
-        scale[mine] = _pass_canary(c, mine)
+        scale[mine] = _pass_canary(c, mine) ** theta
     keep = np.isfinite(scale)
     return t[keep] / scale[keep] if keep.sum() >= 3 else None
 
 
-def _pass_logs(p: dict, corrected: bool) -> np.ndarray | None:
-    """Log median of each pass of ``p`` (divided by the pass's median canary when
-    ``corrected``); None for a point with fewer than two passes (or no canary)."""
+def _pass_pairs(p: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """Log median time and log median canary of each pass of ``p``; None for a point
+    with fewer than two passes."""
     t, masks, c = _pass_parts(p)
-    if len(masks) < 2 or (corrected and c is None):
+    if len(masks) < 2:
         return None
-    out = []
-    for mine in masks:
-        value = float(np.median(t[mine])) / (_pass_canary(c, mine) if corrected else 1.0)
-        out.append(math.log(value) if value > 0 else math.nan)
-    return np.asarray(out)
+    y = np.asarray([float(np.median(t[mine])) for mine in masks])
+    x = (np.asarray([_pass_canary(c, mine) for mine in masks]) if c is not None
+         else np.full(len(masks), math.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y > 0, np.log(y), math.nan), np.where(x > 0, np.log(x), math.nan)
 
 
-def _side_logs(points: list[dict], corrected: bool) -> np.ndarray | None:
+def _pass_logs(p: dict, theta: float | None) -> np.ndarray | None:
+    """Log median of each pass of ``p``, less ``theta`` times its log median canary
+    (raw when ``theta`` is None); None for a point with fewer than two passes (or,
+    corrected, no canary)."""
+    got = _pass_pairs(p)
+    if got is None:
+        return None
+    y, x = got
+    if theta is None:
+        return y
+    return None if np.isnan(x).all() else y - theta * x
+
+
+#: The least within-run spread of the canary (log sd over passes) from which an
+#: implementation's sensitivity to it is estimated, and the least degrees of freedom.
+SENSITIVITY_MIN_SD = 0.01
+SENSITIVITY_MIN_DF = 6
+
+
+def _sensitivity(points: Sequence[dict]) -> float:
+    """How much of the canary's pass-to-pass change one implementation's times follow:
+    θ, the slope of its log pass medians on the log pass canaries, both centred within
+    each point of each run (so a change between the runs cannot enter it), pooled over
+    ``points`` and clipped to [0, 1]. The drift correction divides by canary^θ
+    (regression adjustment, as CUPED does with a pre-period covariate): an
+    implementation that feels half of the canary's slow patches is corrected by half
+    of them, rather than over-corrected by all (measured on a shared 2-core VM: numba's
+    step follows about 0.45 of the canary's moves, numpy's 0.75). 1, the whole
+    canary, where the canary moved too little within the runs to tell."""
+    sxy = sxx = 0.0
+    df = 0
+    for p in points:
+        got = _pass_pairs(p)
+        if got is None:
+            continue
+        y, x = got
+        keep = np.isfinite(y) & np.isfinite(x)
+        if keep.sum() < 2:
+            continue
+        y, x = y[keep] - y[keep].mean(), x[keep] - x[keep].mean()
+        sxy += float(x @ y)
+        sxx += float(x @ x)
+        df += int(keep.sum()) - 1
+    if df < SENSITIVITY_MIN_DF or sxx / df < SENSITIVITY_MIN_SD ** 2:
+        return 1.0
+    return min(1.0, max(0.0, sxy / sxx))
+
+
+def _side_logs(points: list[dict], theta: float | None) -> np.ndarray | None:
     """The pass estimates of one side: one point's passes, or, with replicate runs
     (several files on a side), every run's passes together (a run with one pass counts
     as one); None where that gives fewer than two, or a run lacks samples."""
     if len(points) == 1:
-        return _pass_logs(points[0], corrected)
+        return _pass_logs(points[0], theta)
     logs: list[float] = []
     for p in points:
-        got = _pass_logs(p, corrected)
+        got = _pass_logs(p, theta)
         if got is None:
-            t = _corrected(p) if corrected else _samples(p)
+            t = _corrected(p, theta) if theta is not None else _samples(p)
             if t is None:
                 return None
             got = np.asarray([math.log(float(np.median(t)))])
@@ -216,52 +277,62 @@ def _side_logs(points: list[dict], corrected: bool) -> np.ndarray | None:
     return np.asarray(logs)
 
 
-def _between(ps: list[dict], qs: list[dict], corrected: bool, noise: float,
+def _between(ps: list[dict], qs: list[dict], theta: float | None, noise: float,
              prior_var: float | None = None) -> tuple[Any, str] | None:
-    """NEW/BASE of one point (raw or drift-corrected) and the method it came from;
-    ``ps``, ``qs``: the point in each BASE and NEW run (replicates after the first);
-    ``prior_var``: the comparison's typical pass variance (stats.pass_ratio)."""
-    a, b = _side_logs(ps, corrected), _side_logs(qs, corrected)
+    """NEW/BASE of one point (raw when ``theta`` is None, else drift-corrected by the
+    canary to that power) and the method it came from; ``ps``, ``qs``: the point in
+    each BASE and NEW run (replicates after the first); ``prior_var``: the
+    comparison's typical pass variance (stats.pass_ratio)."""
+    a, b = _side_logs(ps, theta), _side_logs(qs, theta)
     if a is not None and b is not None:
         return stats.pass_ratio(a, b, noise, prior_var), "passes"
     p, q = ps[0], qs[0]
-    a, b = (_corrected(p), _corrected(q)) if corrected else (_samples(p), _samples(q))
+    a, b = ((_corrected(p, theta), _corrected(q, theta)) if theta is not None
+            else (_samples(p), _samples(q)))
     if a is None or b is None:
         return None
     return stats.widen(stats.run_ratio(a, b), noise), "samples"
 
 
 def _row(key: tuple, ps: list[dict], qs: list[dict], threshold: float,
-         use_canary: bool = True, noise: tuple[float, float] = (0.0, 0.0),
+         theta: float | None = 1.0, noise: tuple[float, float] = (0.0, 0.0),
          prior: tuple[float | None, float | None] = (None, None)) -> Row:
     """One point's row (``ps``, ``qs``: the point in each run of a side, the first
-    shown); ``noise``: the run-to-run noise (raw, drift-corrected); ``prior``: the
+    shown); ``theta``: its implementation's sensitivity to the canary (None: no drift
+    correction); ``noise``: the run-to-run noise (raw, drift-corrected); ``prior``: the
     typical pass variance (raw, drift-corrected)."""
     p, q = ps[0], qs[0]
-    raw = _between(ps, qs, False, noise[0], prior[0])
+    raw = _between(ps, qs, None, noise[0], prior[0])
     if raw is None:
         lo = q["q1_s"] / p["q3_s"] if p["q3_s"] > 0 else 0.0
         hi = q["q3_s"] / p["q1_s"] if p["q1_s"] > 0 else math.inf
-        return Row(key, p, q, q["median_s"] / p["median_s"], lo, hi, verdict(p, q, threshold))
+        rule = verdict(p, q, threshold)  # no p-value: a slower one always counts
+        return Row(key, p, q, q["median_s"] / p["median_s"], lo, hi, rule,
+                   p_slower=0.0 if rule == SLOWER else 1.0)
     est, how = raw
     row = Row(key, p, q, est.value, est.lo, est.hi,
               _FROM_STATS[stats.verdict(est, threshold)], method="samples",
-              by_pass=how == "passes")
-    cor = _between(ps, qs, True, noise[1], prior[1]) if use_canary else None
+              by_pass=how == "passes", p_slower=stats.p_slower(est))
+    cor = _between(ps, qs, theta, noise[1], prior[1]) if theta is not None else None
     if cor is not None:
         est, how = cor
         row.corrected, row.corrected_lo, row.corrected_hi = est.value, est.lo, est.hi
         row.verdict = _FROM_STATS[stats.verdict(est, threshold)]
         row.method, row.by_pass = "canary", how == "passes"
+        row.p_slower = stats.p_slower(est)
+    if row.verdict != SLOWER:
+        row.p_slower = 1.0
     return row
 
 
-def _typical_pass_variance(pairs: list[tuple], corrected: bool) -> float | None:
-    """The median over the compared points of their pooled pass variance (None when
-    no point has two passes in both runs)."""
+def _typical_pass_variance(pairs: list[tuple], thetas: dict | None) -> float | None:
+    """The median over the compared points of their pooled pass variance, raw
+    (``thetas`` None) or drift-corrected with each implementation's sensitivity (None
+    when no point has two passes in both runs)."""
     got = []
-    for _, ps, qs in pairs:
-        a, b = _side_logs(ps, corrected), _side_logs(qs, corrected)
+    for key, ps, qs in pairs:
+        theta = None if thetas is None else thetas[key[0]]
+        a, b = _side_logs(ps, theta), _side_logs(qs, theta)
         if a is not None and b is not None:
             var, df = stats.pass_variance(a, b)
             if df:
@@ -336,17 +407,29 @@ def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD,
             ps = [p, *(m[key] for m in extra[0] if ok(m.get(key)))]
             qs = [q, *(m[key] for m in extra[1] if ok(m.get(key)))]
             pairs.append((key, ps, qs))
-    prior = tuple(_typical_pass_variance(pairs, corrected) for corrected in (False, True))
-    out.rows = [_row(key, ps, qs, threshold, same_canary, prior=prior)
-                for key, ps, qs in pairs]
+    # Each implementation's sensitivity to the canary, from the passes of both sides.
+    if same_canary:
+        for impl in dict.fromkeys(key[0] for key, _, _ in pairs):
+            out.sensitivity[impl] = _sensitivity(
+                [p for key, ps, qs in pairs if key[0] == impl for p in (*ps, *qs)])
+    thetas = out.sensitivity if same_canary else None
+    prior = (_typical_pass_variance(pairs, None), _typical_pass_variance(pairs, thetas))
+
+    def rows(noise: tuple[float, float]) -> list[Row]:
+        return [_row(key, ps, qs, threshold, None if thetas is None else thetas[key[0]],
+                     noise, prior) for key, ps, qs in pairs]
+
+    out.rows = rows((0.0, 0.0))
     # Run-to-run noise, read off the spread of the points; then every interval widened.
     out.noise = _noise(out.rows)
     if any(out.noise):
-        out.rows = [_row(key, ps, qs, threshold, same_canary, out.noise, prior)
-                    for key, ps, qs in pairs]
+        out.rows = rows(out.noise)
     if not out.rows:
         raise UsageError("the two files have no measured point in common "
                          "(same impl, dtype, phase and sizes); compare runs of the same sweep")
+    # The exit status: slower points that stay so over all the points compared (Holm).
+    for row, gate in zip(out.rows, stats.holm([r.p_slower for r in out.rows]), strict=True):
+        row.gate = gate
     out.drift = _drift([(ps[0], qs[0]) for _, ps, qs in pairs])
     out.rows.sort(key=lambda r: (analysis.impl_sort_key(r.key[0]), r.key[1:]))
     return out
@@ -382,6 +465,14 @@ def summary_lines(cmp: Comparison) -> list[str]:
         if rows:
             lines.append(f"{verdict_}: " + "; ".join(
                 f"{r.label} x{r.best:.3f} [{_lo(r):.3f}, {_hi(r):.3f}]" for r in rows))
+    slower = [r for r in cmp.rows if r.verdict == SLOWER]
+    if slower:
+        held = [r for r in slower if r.gate]
+        rest = (f"; the other {len(slower) - len(held)} could be chance among "
+                f"{len(cmp.rows)} points at 95% each" if len(held) < len(slower) else "")
+        lines.append(f"exit status {int(bool(held))}: {len(held)} of the {len(slower)} "
+                     f"slower points stay slower with a 5% family-wise error over the "
+                     f"{len(cmp.rows)} points compared (Holm){rest}.")
     if cmp.replicates != (1, 1):
         lines.append(f"replicate runs: {cmp.replicates[0]} BASE, {cmp.replicates[1]} NEW; "
                      "their passes are pooled per side, so the intervals hold how far "
@@ -399,8 +490,11 @@ def summary_lines(cmp: Comparison) -> list[str]:
                      "slower or faster only beyond what two runs of the same code differ by "
                      "here.")
     if cmp.drift is not None:
+        theta = ", ".join(f"{k} {v:.2f}" for k, v in cmp.sensitivity.items())
         lines.append(f"machine drift (canary NEW/BASE): {cmp.drift:.3f}; the verdicts use "
-                     "times divided by the canary of the same round.")
+                     "times divided by canary^θ of the same pass, θ the share of the "
+                     "canary's pass-to-pass moves each implementation's times follow "
+                     f"(1: all of them): {theta}.")
     if cmp.differences:
         lines.append("WARNING: the runs differ in what makes timings comparable ("
                      + "; ".join(cmp.differences) + "); ratios compare those too.")
