@@ -1,5 +1,6 @@
 """Timing statistics and the garbage-collector switch (no assertion on durations)."""
 
+import dataclasses
 import gc
 
 import numpy as np
@@ -89,6 +90,35 @@ def test_interleaved_samples_alternate_between_callables():
     # calibration runs each once, then the turns alternate: a warm-up loop and a sample
     # of a, then of b, ...
     assert order[2:] == ["a", "a", "b", "b"] * 4
+
+
+def test_interleaved_pauses_before_each_turn_when_told(monkeypatch):
+    """settle_s: a pause before each turn's warm-up, never between the warm-up and the
+    kept sample (the callable's own threads stay warm), none by default."""
+    from mlpbench.harness import timing
+
+    order = []
+    monkeypatch.setattr(timing.time, "sleep", lambda s: order.append(f"pause {s}"))
+    fns = [lambda: order.append("a"), lambda: order.append("b")]
+    policy = Policy(min_sample_s=0.0, target_s=0.0, min_samples=3, max_samples=3)
+    timing.measure_interleaved(fns, policy)
+    assert not any(o.startswith("pause") for o in order)
+    order.clear()
+    timing.measure_interleaved(fns, dataclasses.replace(policy, settle_s=0.15))
+    assert order[2:] == ["pause 0.15", "a", "a", "pause 0.15", "b", "b"] * 3
+
+
+def test_sweeps_on_more_than_one_thread_settle_by_default():
+    from mlpbench.errors import InputError
+    from mlpbench.harness.config import SETTLE_S, SweepConfig, validate_config
+
+    assert SweepConfig(threads=2).policy().settle_s == SETTLE_S > 0
+    assert SweepConfig(threads=1).policy().settle_s == 0.0
+    assert SweepConfig().policy().settle_s == 0.0
+    assert SweepConfig(threads=2, settle_s=0.0).policy().settle_s == 0.0
+    assert SweepConfig(threads=2).as_dict()["settle_s"] == SETTLE_S
+    with pytest.raises(InputError, match="settle"):
+        validate_config(SweepConfig(settle_s=-1.0))
 
 
 class _Clock:

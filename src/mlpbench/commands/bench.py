@@ -56,6 +56,11 @@ def register(subparsers) -> None:
                         "inputs each, its budget shared among them, so that a burst of "
                         "load weighs on every point a little rather than on one point "
                         "entirely (default: 3)")
+    p.add_argument("--settle", type=float, default=None, metavar="SECONDS",
+                   help="pause before each implementation's turn so that the previous "
+                        "library's idle threads (OpenBLAS spins ~0.1 s after a call) are "
+                        "off the cores; not counted in the budget (default: 0.15 on more "
+                        "than one thread, 0 on one)")
     p.add_argument("--peer-inputs", choices=("resident", "numpy"), default="resident",
                    help="how the peers (PyTorch, JAX) get their inputs: resident = "
                         "converted to their own tensors once per point, outside the timed "
@@ -148,6 +153,7 @@ def sweep_config(args, threads=None):
                        seed=args.seed, quick=args.quick, reference=args.reference,
                        precision=args.precision, activation=args.activation or "relu",
                        peer_inputs=getattr(args, "peer_inputs", "resident"),
+                       settle_s=getattr(args, "settle", None),
                        **({} if getattr(args, "passes", None) is None
                           else {"passes": args.passes}))
 

@@ -59,10 +59,20 @@ def per_pass(policy: Policy, passes: int, which: int = 1) -> Policy:
         precision=policy.precision * math.sqrt(passes / which))
 
 
-def sampling_policy(quick: bool, budget_s: float, precision: float) -> Policy:
-    """The sampling policy of a sweep (full or quick) with its budget and precision."""
+#: The pause before each turn of a sweep on more than one thread (SweepConfig.settle_s):
+#: OpenBLAS's workers spin ~0.1 s for more work after each call (2^28 cycles), on the
+#: cores the implementation timed next needs. Measured on a 2-core Zen 3 VM, 2 threads,
+#: n = 64/256/1024: numba-loops at 0.62/0.52/0.49 of numpy's speed in turns without a
+#: pause, 0.86/0.92/0.89 with 0.15 s (reports/2026-12-03-vm-zen3-pools).
+SETTLE_S = 0.15
+
+
+def sampling_policy(quick: bool, budget_s: float, precision: float,
+                    settle_s: float = 0.0) -> Policy:
+    """The sampling policy of a sweep (full or quick) with its budget, precision and
+    pause between turns."""
     return dataclasses.replace(QUICK_POLICY if quick else POLICY, budget_s=float(budget_s),
-                               precision=float(precision))
+                               precision=float(precision), settle_s=float(settle_s))
 
 
 def default_sizes(axis: str, quick: bool = False) -> list[int] | dict[str, list[int]]:
@@ -112,6 +122,15 @@ class SweepConfig:
     #: a burst of load, or a slow patch of the machine, then hits one pass of each point
     #: rather than all of one point, and every pass times fresh copies of the inputs.
     passes: int = DEFAULT_PASSES
+    #: Seconds of pause before each turn, so that the previous library's idle threads
+    #: are quiet (not counted in the budget); None: SETTLE_S on more than one thread,
+    #: 0 on one (nothing then spins on another core).
+    settle_s: float | None = None
+
+    def resolved_settle(self) -> float:
+        if self.settle_s is not None:
+            return float(self.settle_s)
+        return SETTLE_S if (self.threads or 1) > 1 else 0.0
 
     def resolved_budget(self) -> float:
         if self.budget_s is not None:
@@ -134,7 +153,8 @@ class SweepConfig:
 
     def policy(self) -> Policy:
         """The policy of the whole point: its budget is the sum over its passes."""
-        return sampling_policy(self.quick, self.resolved_budget(), self.precision)
+        return sampling_policy(self.quick, self.resolved_budget(), self.precision,
+                               self.resolved_settle())
 
     def pass_policy(self, which: int = 1) -> Policy:
         """The policy of pass ``which`` (from 1): see :func:`per_pass`."""
@@ -150,6 +170,7 @@ class SweepConfig:
             "threads": self.threads, "reference": self.reference,
             "precision": float(self.precision), "peer_inputs": self.peer_inputs,
             "activation": self.activation, "passes": self.passes,
+            "settle_s": self.resolved_settle(),
         }
 
 
@@ -237,6 +258,9 @@ def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) ->
                          f"got {cfg.precision}")
     check_choice("peer inputs", cfg.peer_inputs, PEER_INPUTS)
     cfg.passes = check_positive_int("passes", cfg.passes, maximum=MAX_PASSES)
+    if cfg.settle_s is not None and not (isinstance(cfg.settle_s, (int, float))
+                                         and 0 <= cfg.settle_s <= 10):
+        raise InputError(f"settle is a pause in seconds between 0 and 10, got {cfg.settle_s!r}")
     if not isinstance(cfg.quick, bool):
         raise InputTypeError(f"quick must be true or false, got {cfg.quick!r}")
     try:

@@ -156,7 +156,7 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
         doc = load_results(path)  # every point checked: a bad one refuses the file
         # Files written before a field existed ran with its default (peers: NumPy inputs).
         old = {"reference": "numpy", "precision": 0.03, "peer_inputs": "numpy",
-               "activation": "relu", "passes": 1, **doc["sweep"]}
+               "activation": "relu", "passes": 1, "settle_s": 0.0, **doc["sweep"]}
         new = _jsonish(sweep)
         if old != new:
             diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]

@@ -43,6 +43,7 @@ class Policy:
     max_samples: int = 200
     budget_s: float = 20.0       # never sample past this (min_samples still taken)
     precision: float = 0.03      # stop once the 95% intervals are this narrow (relative)
+    settle_s: float = 0.0        # pause before each turn (other pools' idle threads quiet)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,10 @@ def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
             if not active:
                 break
             for i in active:
+                if switching and policy.settle_s > 0:
+                    # The previous turn's library may leave its threads spinning for
+                    # more work (OpenBLAS: ~0.1 s), on the cores this one needs.
+                    time.sleep(policy.settle_s)
                 if switching:
                     # The previous turn ran other code over other data: one loop, not
                     # kept, brings this callable's code and data back into the caches.
