@@ -92,20 +92,35 @@ def test_interleaved_samples_alternate_between_callables():
     assert order[2:] == ["a", "a", "b", "b"] * 4
 
 
-def test_interleaved_pauses_before_each_turn_when_told(monkeypatch):
-    """settle_s: a pause before each turn's warm-up, never between the warm-up and the
-    kept sample (the callable's own threads stay warm), none by default."""
+def test_interleaved_turns_warm_up_for_settle_seconds_when_told(monkeypatch):
+    """settle_s: each turn keeps warming up (calls not kept) until settle_s has passed,
+    then takes its sample; never an idle pause (after one the next calls run slow); one
+    warm-up loop by default."""
     from mlpbench.harness import timing
 
+    clock = _Clock()
     order = []
     monkeypatch.setattr(timing.time, "sleep", lambda s: order.append(f"pause {s}"))
-    fns = [lambda: order.append("a"), lambda: order.append("b")]
+
+    def call(name):
+        def f():
+            clock.t += 0.125  # binary fractions: the sums are exact
+            order.append(name)
+        return f
+
+    fns = [call("a"), call("b")]
     policy = Policy(min_sample_s=0.0, target_s=0.0, min_samples=3, max_samples=3)
-    timing.measure_interleaved(fns, policy)
-    assert not any(o.startswith("pause") for o in order)
+    timing.measure_interleaved(fns, policy, clock=clock)
+    assert order[2:] == ["a", "a", "b", "b"] * 3  # calibration, then warm-up and sample
     order.clear()
-    timing.measure_interleaved(fns, dataclasses.replace(policy, settle_s=0.15))
-    assert order[2:] == ["pause 0.15", "a", "a", "pause 0.15", "b", "b"] * 3
+    timing.measure_interleaved(fns, dataclasses.replace(policy, settle_s=0.5), clock=clock)
+    assert not any(o.startswith("pause") for o in order)
+    assert order[2:] == (["a"] * 5 + ["b"] * 5) * 3  # 4 loops warm up (0.5 s), 1 is kept
+    # a callable the clock does not see advance stops warming up at the cap
+    still = []
+    timing.measure_interleaved([lambda: still.append(1), lambda: None],
+                               dataclasses.replace(policy, settle_s=1.0), clock=_Clock())
+    assert len(still) <= 3 * (timing.SETTLE_MAX_LOOPS + 2) + 1
 
 
 def test_sweeps_on_more_than_one_thread_settle_by_default():

@@ -57,10 +57,11 @@ def register(subparsers) -> None:
                         "load weighs on every point a little rather than on one point "
                         "entirely (default: 3)")
     p.add_argument("--settle", type=float, default=None, metavar="SECONDS",
-                   help="pause before each implementation's turn so that the previous "
-                        "library's idle threads (OpenBLAS spins ~0.1 s after a call) are "
-                        "off the cores; not counted in the budget (default: 0.15 on more "
-                        "than one thread, 0 on one)")
+                   help="warm each implementation's turn up for this long (calls not "
+                        "kept) before its sample, so that the previous library's idle "
+                        "threads (OpenBLAS spins ~0.1 s after a call) are off the cores; "
+                        "not counted in the budget (default: 0.15 on more than one thread, "
+                        "0 on one: one warm-up call)")
     p.add_argument("--peer-inputs", choices=("resident", "numpy"), default="resident",
                    help="how the peers (PyTorch, JAX) get their inputs: resident = "
                         "converted to their own tensors once per point, outside the timed "

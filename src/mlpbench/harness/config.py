@@ -59,18 +59,21 @@ def per_pass(policy: Policy, passes: int, which: int = 1) -> Policy:
         precision=policy.precision * math.sqrt(passes / which))
 
 
-#: The pause before each turn of a sweep on more than one thread (SweepConfig.settle_s):
-#: OpenBLAS's workers spin ~0.1 s for more work after each call (2^28 cycles), on the
-#: cores the implementation timed next needs. Measured on a 2-core Zen 3 VM, 2 threads,
-#: n = 64/256/1024: numba-loops at 0.62/0.52/0.49 of numpy's speed in turns without a
-#: pause, 0.86/0.92/0.89 with 0.15 s (reports/2026-12-03-vm-zen3-pools).
+#: How long each turn of a sweep on more than one thread warms up before its kept
+#: sample (SweepConfig.settle_s): OpenBLAS's workers spin ~0.1 s for more work after
+#: each call (2^28 cycles), on the cores the implementation timed next needs. Measured
+#: on a 2-core Zen 3 VM, 2 threads, n = 64/256/1024: numba-loops at 0.62/0.52/0.49 of
+#: numpy's speed in turns with one warm-up loop, 0.86/0.92/0.89 after a 0.15 s pause
+#: (reports/2026-12-03-vm-zen3-pools). A pause (sleeping) made the next samples up to
+#: 1.6x slow at n = 1; warming up for 0.15 s fixes both
+#: (reports/2026-12-03-vm-zen3-settle).
 SETTLE_S = 0.15
 
 
 def sampling_policy(quick: bool, budget_s: float, precision: float,
                     settle_s: float = 0.0) -> Policy:
     """The sampling policy of a sweep (full or quick) with its budget, precision and
-    pause between turns."""
+    warm-up length of each turn (settle_s)."""
     return dataclasses.replace(QUICK_POLICY if quick else POLICY, budget_s=float(budget_s),
                                precision=float(precision), settle_s=float(settle_s))
 
@@ -122,9 +125,10 @@ class SweepConfig:
     #: a burst of load, or a slow patch of the machine, then hits one pass of each point
     #: rather than all of one point, and every pass times fresh copies of the inputs.
     passes: int = DEFAULT_PASSES
-    #: Seconds of pause before each turn, so that the previous library's idle threads
-    #: are quiet (not counted in the budget); None: SETTLE_S on more than one thread,
-    #: 0 on one (nothing then spins on another core).
+    #: Seconds each turn warms up (calls not kept, not counted in the budget) before its
+    #: kept sample, so that the previous library's spinning threads have gone to sleep;
+    #: None: SETTLE_S on more than one thread, 0 on one (one warm-up loop; nothing then
+    #: spins on another core).
     settle_s: float | None = None
 
     def resolved_settle(self) -> float:
@@ -260,7 +264,8 @@ def validate_config(cfg: SweepConfig, impls: Mapping[str, Any] | None = None) ->
     cfg.passes = check_positive_int("passes", cfg.passes, maximum=MAX_PASSES)
     if cfg.settle_s is not None and not (isinstance(cfg.settle_s, (int, float))
                                          and 0 <= cfg.settle_s <= 10):
-        raise InputError(f"settle is a pause in seconds between 0 and 10, got {cfg.settle_s!r}")
+        raise InputError(f"settle is a warm-up in seconds between 0 and 10, got "
+                         f"{cfg.settle_s!r}")
     if not isinstance(cfg.quick, bool):
         raise InputTypeError(f"quick must be true or false, got {cfg.quick!r}")
     try:

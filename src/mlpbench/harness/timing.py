@@ -43,7 +43,7 @@ class Policy:
     max_samples: int = 200
     budget_s: float = 20.0       # never sample past this (min_samples still taken)
     precision: float = 0.03      # stop once the 95% intervals are this narrow (relative)
-    settle_s: float = 0.0        # pause before each turn (other pools' idle threads quiet)
+    settle_s: float = 0.0        # warm-up length of each turn (other pools' threads quiet)
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,22 @@ def _run(fn: Callable[[], Any], loops: int, clock: Clock = time.perf_counter) ->
     for _ in range(loops):
         fn()
     return clock() - start
+
+
+#: At most this many extra warm-up loops per turn when settling (a callable whose loops
+#: the clock does not see advance could otherwise never reach ``settle_s``).
+SETTLE_MAX_LOOPS = 1000
+
+
+def _settle(fn: Callable[[], Any], loops: int, first: float, settle_s: float,
+            clock: Clock) -> None:
+    """More warm-up loops of ``fn``, not kept, until ``settle_s`` seconds have passed
+    since its turn began (``first``: its first warm-up loop)."""
+    done = first
+    for _ in range(SETTLE_MAX_LOOPS):
+        if done >= settle_s:
+            return
+        done += _run(fn, loops, clock)
 
 
 def summarize(per_call: list[float], loops: int) -> Stats:
@@ -208,14 +224,18 @@ def measure_interleaved(fns: list[Callable[[], Any]], policy: Policy = Policy(),
             if not active:
                 break
             for i in active:
-                if switching and policy.settle_s > 0:
-                    # The previous turn's library may leave its threads spinning for
-                    # more work (OpenBLAS: ~0.1 s), on the cores this one needs.
-                    time.sleep(policy.settle_s)
                 if switching:
                     # The previous turn ran other code over other data: one loop, not
                     # kept, brings this callable's code and data back into the caches.
-                    spent[i] += _run(fns[i], loops[i], clock)
+                    warm = _run(fns[i], loops[i], clock)
+                    spent[i] += warm
+                    if policy.settle_s > 0:
+                        # The previous turn's library may leave its threads spinning
+                        # for more work (OpenBLAS: ~0.1 s) on the cores this one needs:
+                        # keep warming up until they have gone to sleep. Working, not
+                        # sleeping: after an idle pause the next milliseconds run up to
+                        # 1.6x slow on the VMs measured (reports/2026-12-03-vm-zen3-settle).
+                        _settle(fns[i], loops[i], warm, policy.settle_s, clock)
                 last[i] = _run(fns[i], loops[i], clock)
                 spent[i] += last[i]
                 times[i].append(last[i] / loops[i])
