@@ -69,6 +69,9 @@ def test_result_file_follows_the_schema(tmp_path):
         assert p["flops"] == schema.flops("step", p["n"], 8, 5, 3)
         assert p["l2"] == 0.01
         assert p["max_rel_err"] is None  # the reference is not gated against itself
+        # few examples: the memory bound (one copy of W1) timed in the same rounds
+        assert len(p["bound_s"]) == len(p["times_s"]) and all(b > 0 for b in p["bound_s"])
+    assert doc["bound"] == "copy-W1-1"
     assert doc["sweep"]["sizes"] == {"n": [1, 3], "d": [8], "d_h": [5]}
     assert doc["threads"]["threading_layer"] and doc["threads"]["numba_threads"] >= 1
     machine = doc["machine"]
@@ -151,6 +154,13 @@ def test_other_phases(tmp_path, phase):
     assert [(p["impl"], p["status"], p["phase"]) for p in doc["points"]] == [
         ("numpy", "ok", phase), ("same", "ok", phase)]
     assert doc["points"][0]["flops"] == schema.flops(phase, 2, 8, 5, 3)
+    # only a phase that writes gW1 has the bound of W1 in, gW1 out
+    assert all(("bound_s" in p) == (phase == "backward") for p in doc["points"])
+
+
+def test_the_bound_is_timed_at_few_examples_only(tmp_path):
+    doc = run_sweep(config(sizes=[16, 17]), tmp_path / "r.json", progress=False)
+    assert [("bound_s" in p) for p in doc["points"]] == [True, False]
 
 
 def test_slow_implementation_is_skipped_with_a_prediction(tmp_path):

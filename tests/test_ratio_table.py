@@ -86,3 +86,36 @@ def test_the_base_point_of_a_d_h_sweep_is_labelled_by_d_h():
     labels = [line.split()[0] for line in ratio_table([doc]).splitlines()
               if line.strip().startswith(("d_h=", "n="))]
     assert labels == ["d_h=16", "d_h=256"]  # not "n=1024", the base point's n
+
+
+def test_the_memory_bound_column_gives_the_step_over_one_copy_of_w1():
+    own = point("numba", 1, jitter(1.5e-4))
+    own["bound_s"] = jitter(1e-4)  # the step takes 1.5x the copy
+    own["bound_s"][3] = None  # a round where the bound was not timed is left out
+    doc = document([own, point("numpy", 1, jitter(6e-4)),
+                    point("numba", 64, jitter(1e-3)), point("numpy", 64, jitter(2e-3))],
+                   threads=1)
+    by_n = {r["n"]: r for r in ratio_rows([doc])}
+    cell = by_n[1]["bound"]
+    assert abs(cell["ratio"] - 1.5) < 1e-9 and cell["lo"] <= 1.5 <= cell["hi"]
+    assert by_n[64]["bound"] is None
+    text = ratio_table([doc])
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("point"))
+    assert header.rstrip().endswith("x copy W1")
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("n=1 "))
+    assert "1.50 [" in row
+    assert "time / the time of one copy of W1" in text
+    schema.validate(doc)
+
+
+def test_no_bound_column_where_no_point_has_a_bound():
+    assert "x copy W1" not in ratio_table([T1])
+
+
+def test_a_bound_list_of_the_wrong_length_is_refused():
+    import pytest
+
+    own = point("numba", 1, jitter(1e-4))
+    own["bound_s"] = [1e-4]
+    with pytest.raises(schema.SchemaError, match="bound_s"):
+        schema.validate(document([own], threads=1))

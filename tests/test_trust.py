@@ -280,3 +280,36 @@ def test_compare_command_takes_replicate_runs(tmp_path, capsys):
     assert "replicate runs: 2 BASE, 2 NEW" in capsys.readouterr().out
     assert main(["compare", p["a0"], p["b0"], "--base-runs",
                  str(tmp_path / "missing.json")]) == 2
+
+
+def test_the_memory_bound_is_timed_in_the_same_rounds_and_kept_per_sample():
+    from mlpbench.harness.sweep import new_point, time_points
+    from mlpbench.harness.tables import ratio_rows
+
+    machine = Machine(3, drift=0.1, sigma=0.01)
+    ready = []
+    for name, cost in (("numpy", 3e-5), ("numba", 1.5e-5)):
+        p = new_point(name, "float64", "step", {"n": 1, "d": 3, "d_h": 4, "m": 3}, 0.0, 0.0)
+        p["cold_s"] = 0.0
+        ready.append((p, lambda c=cost, n=name: machine.spend(c, n)))
+    policy = timing.Policy(min_samples=8, max_samples=30, budget_s=0.5, precision=0.0)
+    time_points(ready, policy, lambda: machine.spend(2e-5, "canary"), clock=machine,
+                bound=lambda: machine.spend(1e-5, "bound"))
+    points = [p for p, _ in ready]
+    for p in points:
+        assert len(p["bound_s"]) == len(p["times_s"]) == len(p["canary_s"]) >= 8
+        assert all(b is not None for b in p["bound_s"])
+    doc = {"threads": {"numba_threads": 1}, "points": points}
+    (row,) = ratio_rows([doc])
+    assert row["bound"]["lo"] <= 1.5 <= row["bound"]["hi"]  # the drift cancels in pairs
+    assert abs(row["bound"]["ratio"] - 1.5) < 0.05
+    # A later pass without the bound keeps the lists aligned: nulls for its samples.
+    time_points(ready, policy, lambda: machine.spend(2e-5, "canary"), clock=machine)
+    for p in points:
+        assert len(p["bound_s"]) == len(p["times_s"])
+        assert p["bound_s"][-1] is None
+
+
+def test_a_sweep_without_a_bound_writes_no_bound(tmp_path):
+    doc = sweep(tmp_path, "a.json", Machine(0), sizes=[1, 2])
+    assert not any("bound_s" in p for p in doc["points"])  # a synthetic canary: no bound

@@ -17,6 +17,11 @@ reports drift-corrected ratios beside the raw ones.
   (cache-resident arrays, small NumPy calls) that a fixed small GEMM does not see.
 - Kernel points (:func:`make_canary`): a 128×128 float64 GEMM (compute) plus one copy
   of the point's input (memory of the point's size).
+
+Beside the canary, step points with few examples (n ≤ ``STREAM_MAX_N``) time their
+memory bound in the same rounds (:func:`make_stream_bound`): W1 streamed in and a gW1
+of its shape written out once, which any step must do. ``bench --table`` gives numba's
+step time over it, with a paired interval (``bound_s`` in the result file).
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ import numpy as np
 #: ``compare`` corrects by the canary only between files that used the same one.
 STEP_CANARY = "numpy-step-shapes-1"
 KERNEL_CANARY = "gemm128-copy-1"
+
+#: What a step point's ``bound_s`` times (its top-level ``bound``): one copy of W1.
+STREAM_BOUND = "copy-W1-1"
+#: Step and backward points with at most this many examples time the bound: the range
+#: of few examples, where the step streams W1 and gW1 and does little arithmetic on them.
+STREAM_MAX_N = 16
+#: The phases that write a gW1 (the bound's write half).
+STREAM_PHASES = ("step", "backward")
 
 #: Side of the canary's GEMM: small enough to be cheap, big enough to run the BLAS kernel.
 GEMM_SIZE = 128
@@ -71,3 +84,18 @@ def make_step_canary(problem: tuple) -> Callable[[], None]:
         x.T @ g                                   # d×n by n×d_h
 
     return canary
+
+
+def make_stream_bound(problem: tuple) -> Callable[[], None]:
+    """The memory bound of a step point whose (params, X, y) is ``problem``: ``W1`` read
+    and an array of its shape and dtype (the step's gW1) written, once, by one
+    ``np.copyto`` on one thread (W1 is only read). A step reads W1 and writes gW1 at
+    least once, so at n = 1, where the arithmetic is one multiply-add per element of
+    each, its time over this one says how close it comes to the memory bound."""
+    W1 = problem[0].W1
+    out = np.empty_like(W1)
+
+    def bound() -> None:
+        np.copyto(out, W1)
+
+    return bound

@@ -64,6 +64,9 @@ or memory ("memory: needs ~X GiB, Y GiB available"). :func:`validate` checks eve
 field a reader uses (types, ranges, finiteness), so a file that parses but lies is
 refused when it is loaded, not later by a reader.
 
+Optional top-level ``"canary"`` and ``"bound"``: which reference workloads the points'
+``canary_s`` and ``bound_s`` time (harness.canary).
+
 Optional top-level ``"coldstart"``: a list of records from
 ``harness.coldstart.measure_cold_start``: compile time, first call with a warm
 cache and warm call of an implementation's step, each from new processes.
@@ -369,6 +372,7 @@ def _check_timing_extras(where: str, p: dict) -> None:
 def _check_raw_samples(where: str, p: dict) -> None:
     """The optional raw samples of a timed point: ``times_s`` (seconds per call),
     ``rounds`` (the round of each), ``canary_s`` (the canary in that round, or null),
+    ``bound_s`` (the point's memory bound in that round, or null: canary.make_stream_bound),
     ``pass_starts`` (the first round of each pass; ``passes`` their number),
     ``precision`` and ``ratio`` (see harness.sweep)."""
     if "times_s" not in p and "rounds" not in p:
@@ -380,12 +384,13 @@ def _check_raw_samples(where: str, p: dict) -> None:
         _seconds(where, "times_s", t)
     for r in rounds:
         _count(where, "rounds", r)
-    if "canary_s" in p:
-        canary = p["canary_s"]
-        if not isinstance(canary, list) or len(canary) != len(times):
-            _fail(where, "canary_s", "a list as long as times_s", canary)
-        for t in canary:
-            _seconds(where, "canary_s", t, optional=True)
+    for key in ("canary_s", "bound_s"):
+        if key in p:
+            values = p[key]
+            if not isinstance(values, list) or len(values) != len(times):
+                _fail(where, key, "a list as long as times_s", values)
+            for t in values:
+                _seconds(where, key, t, optional=True)
     if "pass_starts" in p:
         starts = p["pass_starts"]
         if not isinstance(starts, list) or not starts or starts != sorted(set(starts)):

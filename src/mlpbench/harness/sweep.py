@@ -36,7 +36,14 @@ from mlpbench import __version__
 from mlpbench.errors import InputError, PluginError, UsageError
 from mlpbench.files import check_writable, output_lock, write_json
 from mlpbench.harness import budget, memory, schema, stats
-from mlpbench.harness.canary import STEP_CANARY, make_step_canary
+from mlpbench.harness.canary import (
+    STEP_CANARY,
+    STREAM_BOUND,
+    STREAM_MAX_N,
+    STREAM_PHASES,
+    make_step_canary,
+    make_stream_bound,
+)
 from mlpbench.harness.coldstart import jit_counters
 from mlpbench.harness.config import (  # noqa: F401  (re-exported: the old import names)
     DEFAULT_BUDGET_S,
@@ -173,7 +180,7 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
         "created": created, "updated": created, "complete": False,
         "mlpbench": __version__, "machine": machine_info(), "threads": None,
         "sweep": sweep, "peak": peak, "provenance": provenance(), "points": [],
-        "canary": STEP_CANARY,
+        "canary": STEP_CANARY, "bound": STREAM_BOUND,
     }
 
 
@@ -345,7 +352,7 @@ def measure_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int]
         if bar is not None:
             bar.set_description(f"{where} timing {len(ready)} in turns")
         _time_together(ready, cfg.pass_policy(), problem, cfg.reference, clock,
-                       canary, cfg.precision)
+                       canary, cfg.precision, phase)
         record([point for point, _ in ready])
         if bar is not None:
             bar.update(len(ready))
@@ -385,7 +392,7 @@ def retime_size(cfg: SweepConfig, dtype: str, phase: str, pt: Mapping[str, int],
         ready.append((point, call))
     if ready:
         _time_together(ready, cfg.pass_policy(passes), problem, cfg.reference, clock,
-                       canary, cfg.precision)
+                       canary, cfg.precision, phase)
     if save is not None:
         save()
     if bar is not None:
@@ -439,15 +446,22 @@ def _prepare_point(point: dict, impl: Any, problem: tuple, reference: Any,
 
 def _time_together(ready: list[tuple[dict, Any]], policy: Policy, problem: tuple,
                    reference: str = REFERENCE, clock: Any = time.perf_counter,
-                   canary_for: Any = None, target: float | None = None) -> None:
+                   canary_for: Any = None, target: float | None = None,
+                   phase: str | None = None) -> None:
     """Time the gated points of one size in turns, with the canary, and fill in their
     statistics, raw samples (``times_s``, ``rounds``, ``canary_s``: the canary's time in
     each sample's round), the precision reached, and the paired ratio to ``reference``.
+    A ``phase`` that writes gW1 with at most ``STREAM_MAX_N`` examples also times its
+    memory bound in the same rounds (``bound_s``, canary.make_stream_bound), unless a
+    synthetic canary (``canary_for``) stands in for the real one.
 
     Each implementation's budget is the point budget less its cold call.
     """
     canary = make_step_canary(problem) if canary_for is None else canary_for(problem[1])
-    time_points(ready, policy, canary, reference, clock, _gflops, target)
+    bound = None
+    if canary_for is None and phase in STREAM_PHASES and problem[1].shape[0] <= STREAM_MAX_N:
+        bound = make_stream_bound(problem)
+    time_points(ready, policy, canary, reference, clock, _gflops, target, bound)
 
 
 def _gflops(point: dict, median_s: float) -> None:
@@ -460,7 +474,8 @@ _TIMING_WARNINGS = ("busy machine", "high spread", "precision target", "over bud
 
 def time_points(ready: list[tuple[dict, Any]], policy: Policy, canary: Any,
                 reference: str = REFERENCE, clock: Any = time.perf_counter,
-                rates: Any = _gflops, target: float | None = None) -> None:
+                rates: Any = _gflops, target: float | None = None,
+                bound: Any = None) -> None:
     """The timing shared by the MLP and kernel sweeps (harness.kernel_sweep): the gated
     ``(point, call)`` pairs of one size timed in turns with ``canary``, their fields
     filled in as :func:`_time_together` says; ``rates(point, median_s)`` adds the
@@ -471,20 +486,24 @@ def time_points(ready: list[tuple[dict, Any]], policy: Policy, canary: Any,
     first round of each pass), and every statistic is recomputed from all of them;
     ``target`` is the point's precision target they are checked against (default:
     ``policy.precision``; a pass's own policy aims wider, see config.per_pass). The
-    adaptive stop reads the earlier passes' samples with this pass's."""
-    fns = [call for _, call in ready] + [canary]
+    adaptive stop reads the earlier passes' samples with this pass's. ``bound``: a
+    second reference workload (the point's memory bound), followed like the canary and
+    kept per sample as ``bound_s``."""
+    extra = [canary] if bound is None else [bound, canary]
+    fns = [call for _, call in ready] + extra
     budgets = [max(policy.budget_s - (0.0 if point.get("times_s") else point["cold_s"] or 0.0),
                    0.0) for point, _ in ready]
-    budgets.append(policy.budget_s)
+    budgets += [policy.budget_s] * len(extra)
     names = [point["impl"] for point, _ in ready]
     ref = names.index(reference) if reference in names else None
     # Earlier passes' rounds, shifted below 0 by one offset for all (pairs kept).
     top = max((max(point["rounds"]) + 1 for point, _ in ready if point.get("rounds")),
               default=0)
-    prior = [_prior(point, top) for point, _ in ready] + [None]
+    prior = [_prior(point, top) for point, _ in ready] + [None] * len(extra)
     try:
         results = measure_interleaved(fns, policy, budgets, reference=ref,
-                                      follow=[len(fns) - 1], clock=clock, prior=prior)
+                                      follow=range(len(ready), len(fns)), clock=clock,
+                                      prior=prior)
     except Exception:
         # One of them raised while timing: time them one by one to say which.
         results = []
@@ -496,15 +515,18 @@ def time_points(ready: list[tuple[dict, Any]], policy: Policy, canary: Any,
                 point["reason"] = f"raised while timing: {error_text(exc)}"
                 point["status"] = "failed"
                 results.append(None)
-        results.append(None)
-    canary_by_round = {}
-    if results[-1] is not None:
-        canary_by_round = dict(zip(results[-1].rounds, results[-1].times, strict=True))
+        results += [None] * len(extra)
+
+    def by_round(result: Any) -> dict:
+        return {} if result is None else dict(zip(result.rounds, result.times, strict=True))
+
+    canary_by_round = by_round(results[-1])
+    bound_by_round = by_round(results[-2]) if bound is not None else None
     load = _loadavg()
     cores = cpu_count()
     for (point, call), result, left in zip(ready, results, budgets, strict=False):
         if result is not None:
-            _add_samples(point, result, canary_by_round, load, top)
+            _add_samples(point, result, canary_by_round, load, top, bound_by_round)
     ref_point = ready[ref][0] if ref is not None and results[ref] is not None else None
     for (point, call), result, left in zip(ready, results, budgets, strict=False):
         if result is None:
@@ -531,9 +553,11 @@ def _prior(point: dict, top: int) -> tuple[list[float], list[int]] | None:
 
 
 def _add_samples(point: dict, result: Any, canary_by_round: dict, load: float | None,
-                 offset: int) -> None:
+                 offset: int, bound_by_round: dict | None = None) -> None:
     """Append one pass's samples to ``point``, its rounds numbered from ``offset`` (the
-    same for every point of the size, past all their earlier rounds: pairs kept)."""
+    same for every point of the size, past all their earlier rounds: pairs kept);
+    ``bound_by_round``: the memory bound's time by round, kept as ``bound_s`` (None:
+    not timed in this pass; a point that has ``bound_s`` gets null for its samples)."""
     times = list(point.get("times_s") or [])
     rounds = list(point.get("rounds") or [])
     starts = list(point.get("pass_starts") or [])
@@ -544,6 +568,11 @@ def _add_samples(point: dict, result: Any, canary_by_round: dict, load: float | 
     point["canary_s"] = canary + [_sig(canary_by_round.get(r, math.nan)) for r in result.rounds]
     if not any(c is not None for c in point["canary_s"]):
         del point["canary_s"]
+    if bound_by_round is not None or "bound_s" in point:
+        got = list(point.get("bound_s") or [None] * len(times))
+        point["bound_s"] = got + [_sig(bound_by_round.get(r, math.nan))
+                                  if bound_by_round is not None else None
+                                  for r in result.rounds]
     point["passes"] = len(point["pass_starts"])
     point["loops"] = result.stats.loops
     point["status"] = "ok"

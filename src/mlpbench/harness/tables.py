@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from mlpbench.harness import schema
 
 POINT_COLUMNS = ("dtype", "phase", "n", "d", "d_h", "m")
@@ -222,6 +224,26 @@ def _pair(subject: dict, other: dict):
     return value, None, None, verdict
 
 
+def _bound(subject: dict) -> dict | None:
+    """time_subject / time of the memory bound timed in the same rounds (``bound_s``,
+    harness.canary.make_stream_bound), with its paired 95% interval; None where the
+    point has no bound."""
+    from mlpbench.harness import stats
+
+    bound = subject.get("bound_s")
+    if not bound or not subject.get("times_s"):
+        return None
+    keep = [i for i, b in enumerate(bound) if b is not None]
+    if not keep:
+        return None
+    est = stats.paired_ratio(subject["times_s"], subject["rounds"], [bound[i] for i in keep],
+                             [subject["rounds"][i] for i in keep])
+    if not est.count:
+        return None
+    return {"ratio": est.value, "lo": est.lo, "hi": est.hi,
+            "median_s": float(np.median([bound[i] for i in keep]))}
+
+
 def ratio_rows(docs: Sequence[dict], subject: str = "numba") -> list[dict[str, Any]]:
     """``subject`` against every other implementation at every point of ``docs``.
 
@@ -232,7 +254,8 @@ def ratio_rows(docs: Sequence[dict], subject: str = "numba") -> list[dict[str, A
     is faster), with the paired 95% interval from the raw samples of the rounds both
     were timed in (``stats.paired_ratio``; None without raw samples) and the subject's
     verdict ``faster`` / ``slower`` / ``tie`` (``stats.verdict``: the whole interval
-    beyond 1 and at least ``stats.MIN_EFFECT`` away). A point found in several files
+    beyond 1 and at least ``stats.MIN_EFFECT`` away); ``bound``: the subject's time over
+    its point's memory bound (:func:`_bound`), or None. A point found in several files
     (the base point of an n, a d and a d_h sweep) is taken from the first only, so
     that pairs never cross files.
     """
@@ -257,7 +280,7 @@ def ratio_rows(docs: Sequence[dict], subject: str = "numba") -> list[dict[str, A
             if others:
                 rows[key] = {"threads": threads, **dict(zip(_RATIO_KEY, key[1:], strict=True)),
                              "subject": subject, "subject_s": own["median_s"],
-                             "others": others}
+                             "others": others, "bound": _bound(own)}
     return list(rows.values())
 
 
@@ -268,6 +291,16 @@ def _point_label(row: dict, axes: tuple[str, ...] = ()) -> str:
              if (c in axes if axes else row[c] != schema.BASE[c])]
     parts += [f"{c}={row[c]:g}" for c in ("l1", "l2") if row[c]]
     return " ".join(parts) or f"n={row['n']}"
+
+
+#: The ratio table's column of the subject's time over its memory bound.
+BOUND_COLUMN = "x copy W1"
+
+
+def _bound_text(cell: dict | None) -> str:
+    if cell is None:
+        return ""
+    return f"{cell['ratio']:.2f} [{cell['lo']:.2f},{cell['hi']:.2f}]"
 
 
 def _ratio_text(cell: dict | None) -> str:
@@ -315,16 +348,24 @@ def ratio_table(docs: Sequence[dict], subject: str = "numba") -> str:
     for (threads, dtype, phase), group in sorted(
             groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2])):
         names = sorted({n for r in group for n in r["others"]}, key=lambda n: order.get(n, 99))
-        header = ["point", f"{subject} us", *names]
+        bounded = any(r.get("bound") for r in group)
+        header = ["point", f"{subject} us", *names, *([BOUND_COLUMN] if bounded else [])]
         axes = tuple(c for c in schema.SIZE_KEYS if len({r[c] for r in group}) > 1)
         body = [[_point_label(r, axes), format_us(r["subject_s"]),
-                 *(_ratio_text(r["others"].get(n)) for n in names)]
+                 *(_ratio_text(r["others"].get(n)) for n in names),
+                 *([_bound_text(r.get("bound"))] if bounded else [])]
                 for r in sorted(group, key=lambda r: (r["n"] * r["d"] * r["d_h"], r["n"],
                                                       r["d"], r["d_h"]))]
         title = (f"{threads if threads is not None else '?'} thread(s), {dtype}, {phase}: "
                  f"time of each / time of {subject} (> 1: {subject} faster), paired 95% "
                  "interval; + faster, - slower, = tie")
-        out += [title, _render(header, body), _summary_line(subject, ratio_summary(group)), ""]
+        out += [title, _render(header, body), _summary_line(subject, ratio_summary(group))]
+        if bounded:
+            out.append(f"{BOUND_COLUMN}: {subject}'s time / the time of one copy of W1 "
+                       "into an array of gW1's shape (W1 read, gW1 written: the memory "
+                       "bound of a point with few examples), timed in the same rounds; "
+                       "paired 95% interval")
+        out.append("")
     out.append("all: " + _summary_line(subject, ratio_summary(rows), with_group=True))
     return "\n".join(out)
 
