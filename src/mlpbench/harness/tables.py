@@ -11,8 +11,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from mlpbench.harness import schema
 
 POINT_COLUMNS = ("dtype", "phase", "n", "d", "d_h", "m")
@@ -230,18 +228,15 @@ def _bound(subject: dict) -> dict | None:
     point has no bound."""
     from mlpbench.harness import stats
 
-    bound = subject.get("bound_s")
-    if not bound or not subject.get("times_s"):
+    if not subject.get("bound_s") or not subject.get("times_s"):
         return None
-    keep = [i for i, b in enumerate(bound) if b is not None]
-    if not keep:
-        return None
-    est = stats.paired_ratio(subject["times_s"], subject["rounds"], [bound[i] for i in keep],
-                             [subject["rounds"][i] for i in keep])
+    timed = [(b, r) for b, r in zip(subject["bound_s"], subject["rounds"], strict=True)
+             if b is not None]
+    est = stats.paired_ratio(subject["times_s"], subject["rounds"], [b for b, _ in timed],
+                             [r for _, r in timed])
     if not est.count:
         return None
-    return {"ratio": est.value, "lo": est.lo, "hi": est.hi,
-            "median_s": float(np.median([bound[i] for i in keep]))}
+    return {"ratio": est.value, "lo": est.lo, "hi": est.hi}
 
 
 def ratio_rows(docs: Sequence[dict], subject: str = "numba") -> list[dict[str, Any]]:
