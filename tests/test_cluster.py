@@ -90,6 +90,13 @@ def sweep(lc, cfg, out, **kw):
 # --- without Dask ---------------------------------------------------------------------------
 
 
+def test_processes_are_refused_before_any_connection():
+    cfg = config()
+    cfg.passes, cfg.processes = 2, 2
+    with pytest.raises(UsageError, match="--processes is for a sweep on this machine"):
+        cl.run_cluster_sweep(cfg, "x.json", "tcp://127.0.0.1:1")
+
+
 def test_missing_dask_is_one_line_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
     with pytest.raises(UsageError, match=r"pip install -e '\.\[cluster\]'"):

@@ -372,3 +372,59 @@ def test_passes_is_validated_and_resume_keeps_what_each_pass_finished(tmp_path):
                     impls={"counted": fake()})
     assert doc["complete"] is True
     assert all(p["passes"] == 2 for p in doc["points"])
+
+
+def test_processes_split_the_passes_into_contiguous_stages():
+    assert SweepConfig(passes=8, processes=3).stages() == [2, 5, 8]
+    assert SweepConfig(passes=3, processes=3).stages() == [1, 2, 3]
+    assert SweepConfig(passes=5).stages() == [5]
+    with pytest.raises(InputError, match="processes must be at most passes.*4 processes for 3"):
+        sweep_config.validate_config(config(passes=3, processes=4))
+    with pytest.raises(InputError, match="processes"):
+        sweep_config.validate_config(config(processes=0))
+
+
+def test_a_sweep_in_processes_resumes_the_file_once_per_process(tmp_path):
+    """Every process resumes the file the previous one left and times its own passes
+    (the first also the cold calls and the gate): the sizes visited in the same order
+    as by one process, and the file after each holds exactly the passes finished so far."""
+    out = tmp_path / "r.json"
+    seen = []
+
+    def here(fn, *args):  # a "process" that is this one: the stages, observed
+        fn(*args)
+        on_disk = schema.validate(json.loads(out.read_text()))
+        seen.append((args[2], args[3], on_disk["complete"],
+                     sorted({p["passes"] for p in on_disk["points"]})))
+
+    calls = []
+    cfg = config(implementations=("numpy", "counted"), sizes=[1, 3], passes=4, processes=3)
+    doc = run_sweep(cfg, out, progress=False, impls={"counted": counting(calls, "c")},
+                    spawn=here)
+    assert seen == [(1, 0, False, [1]), (2, 1, False, [2]), (4, 2, True, [4])]
+    assert doc["complete"] and doc["sweep"]["processes"] == 3
+    assert all(p["passes"] == 4 and len(p["pass_starts"]) == 4 for p in doc["points"])
+    visits = [n for i, (_, n) in enumerate(calls) if i == 0 or calls[i - 1][1] != n]
+    assert visits == [1, 3] * 4
+
+
+def test_a_sweep_in_processes_refuses_what_cannot_cross_into_one(tmp_path):
+    cfg = config(implementations=("numpy", "counted"), passes=2, processes=2)
+    with pytest.raises(UsageError, match="spawn="):
+        run_sweep(cfg, tmp_path / "r.json", progress=False, impls={"counted": fake()})
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_processes_from_the_command_line_run_in_fresh_processes(tmp_path):
+    """Real worker processes (spawned interpreters) time the passes; more processes
+    than the default passes raise the passes to one per process."""
+    from mlpbench.commands import main
+
+    out = tmp_path / "r.json"
+    rc = main(["bench", "--vary", "n", "--sizes", "1", "--d", "8", "--d-h", "5",
+               "--impl", "numpy", "--quick", "--budget", "0.5", "--processes", "4",
+               "--no-progress", "-o", str(out)])
+    doc = schema.validate(json.loads(out.read_text()))
+    assert rc == 0 and doc["complete"]
+    assert (doc["sweep"]["passes"], doc["sweep"]["processes"]) == (4, 4)
+    assert [p["passes"] for p in doc["points"]] == [4]

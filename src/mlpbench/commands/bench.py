@@ -56,6 +56,12 @@ def register(subparsers) -> None:
                         "inputs each, its budget shared among them, so that a burst of "
                         "load weighs on every point a little rather than on one point "
                         "entirely (default: 3)")
+    p.add_argument("--processes", type=int, default=None, metavar="N",
+                   help="spread the passes over N fresh Python processes, one after the "
+                        "other (pyperf's worker processes), so that what one process "
+                        "draws once (where its arrays and code sit in memory, its core) "
+                        "varies between passes and the intervals see it; raises "
+                        "--passes to N if fewer (default: 1)")
     p.add_argument("--settle", type=float, default=None, metavar="SECONDS",
                    help="warm each implementation's turn up for this long (calls not "
                         "kept) before its sample, so that the previous library's idle "
@@ -155,8 +161,21 @@ def sweep_config(args, threads=None):
                        precision=args.precision, activation=args.activation or "relu",
                        peer_inputs=getattr(args, "peer_inputs", "resident"),
                        settle_s=getattr(args, "settle", None),
-                       **({} if getattr(args, "passes", None) is None
-                          else {"passes": args.passes}))
+                       **_passes(args))
+
+
+def _passes(args) -> dict:
+    """``--passes`` and ``--processes`` as SweepConfig fields (those given); more
+    processes than the default passes raise the passes to one per process."""
+    from mlpbench.harness.config import DEFAULT_PASSES
+
+    passes, processes = getattr(args, "passes", None), getattr(args, "processes", None)
+    out = {} if processes is None else {"processes": processes}
+    if passes is not None:
+        out["passes"] = passes
+    elif isinstance(processes, int) and processes > DEFAULT_PASSES:
+        out["passes"] = processes
+    return out
 
 
 def run(args) -> int:
@@ -224,23 +243,16 @@ def _sweep_in_child(cfg, out, **kwargs) -> dict:
     """``run_sweep`` in a new process, so that every library sets its thread pools for
     this thread count from the start (JAX reads its setting once per process: in one
     process, the second count's JAX would run with the first's threads)."""
-    import multiprocessing
-
     from mlpbench.harness.results import load_results
+    from mlpbench.harness.workers import in_fresh_process
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        pool.apply(_child_sweep, (cfg, str(out)), kwargs)
+    in_fresh_process(_child_sweep, cfg, str(out), **kwargs)
     return load_results(out)
 
 
 def _child_sweep(cfg, out, **kwargs) -> None:
-    import threading
-
-    from tqdm import tqdm
-
     from mlpbench.harness.sweep import run_sweep
 
-    tqdm.set_lock(threading.RLock())  # not tqdm's default semaphore, left behind at exit
     run_sweep(cfg, out, **kwargs)
 
 

@@ -332,6 +332,9 @@ def _check_config(cfg: SweepConfig) -> SweepConfig:
         raise InputTypeError(f"cfg must be a SweepConfig, got {type(cfg).__name__}")
     # Thread counts are checked against each worker's cores, not this client's.
     validate_config(replace(cfg, threads=None))
+    if cfg.processes != 1:
+        raise UsageError("a cluster sweep times each size in one worker process; "
+                         "--processes is for a sweep on this machine")
     if cfg.threads is not None:
         check_positive_int("threads", cfg.threads)
     return cfg

@@ -25,8 +25,11 @@ layout (the harness writes it, the report reads it, tests build synthetic ones):
                 "l1": 0.0, "l2": 0.0, "budget_s": 20.0, "seed": 0, "quick": false,
                 "threads": null | int,       as requested (null: machine.DEFAULT_THREADS)
                 "peer_inputs": "resident" | "numpy",    how the peers got their inputs
-                "activation": "relu" | "tanh" | "sigmoid" | "softplus"},  the hidden units'
+                "activation": "relu" | "tanh" | "sigmoid" | "softplus",  the hidden units'
                                      (absent in older files: relu)
+                "passes": 3,         passes over the whole sweep (older files: 1)
+                "processes": 1},     fresh processes the passes were spread over
+                                     (older files: 1)
       "peak": null | {"gemm_gflops": {"float64": {"1": 18.4, "2": 36.6},
                                       "float32": {"1": 38.4, "2": 76.3}},
                       "triad_gbs": 17.0, "gemm_size": 2048, "triad_bytes": 200000000,
@@ -445,7 +448,9 @@ def validate_sweep(sweep: Any, where: str = "sweep") -> dict:
               "reference": lambda v: _text(where, "reference", v),
               "precision": lambda v: _positive(where, "precision", v),
               "peer_inputs": lambda v: _choice(where, "peer_inputs", v, INPUTS),
-              "activation": lambda v: _choice(where, "activation", v, ACTIVATIONS)}
+              "activation": lambda v: _choice(where, "activation", v, ACTIVATIONS),
+              "passes": lambda v: _size(where, "passes", v),
+              "processes": lambda v: _size(where, "processes", v)}
     for key, check in checks.items():
         if key in sweep:
             check(sweep[key])

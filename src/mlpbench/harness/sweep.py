@@ -72,6 +72,7 @@ from mlpbench.harness.gate import (  # noqa: F401  (re-exported: the old import 
 from mlpbench.harness.machine import available_memory_bytes, cpu_count
 from mlpbench.harness.results import load_results, now_iso
 from mlpbench.harness.timing import Policy, measure_interleaved, time_once
+from mlpbench.harness.workers import in_fresh_process
 
 __all__ = ["measure_size", "new_point", "run_sweep", "SweepConfig", "validate_config"]
 
@@ -163,7 +164,8 @@ def _start_document(cfg: SweepConfig, path: Path, resume: bool, peak: dict | Non
         doc = load_results(path)  # every point checked: a bad one refuses the file
         # Files written before a field existed ran with its default (peers: NumPy inputs).
         old = {"reference": "numpy", "precision": 0.03, "peer_inputs": "numpy",
-               "activation": "relu", "passes": 1, "settle_s": 0.0, **doc["sweep"]}
+               "activation": "relu", "passes": 1, "processes": 1, "settle_s": 0.0,
+               **doc["sweep"]}
         new = _jsonish(sweep)
         if old != new:
             diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -196,7 +198,7 @@ def _jsonish(obj: Any) -> Any:
 def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = False,
               progress: bool = True, peak: dict | None = None, *, force: bool = False,
               impls: Mapping[str, Any] | None = None, clock: Any = None,
-              canary: Any = None) -> dict:
+              canary: Any = None, spawn: Any = None) -> dict:
     """Run the sweep ``cfg`` and write its result file at ``out_path``; return the document.
 
     The file is rewritten atomically after every point. An existing file is an
@@ -210,6 +212,12 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
     ``time.perf_counter`` and ``canary`` (X -> callable) replaces
     :func:`canary.make_step_canary`: tests drive the sweep with a synthetic timing source.
 
+    With ``cfg.processes`` > 1 the passes are spread over that many fresh processes,
+    one after the other (:meth:`SweepConfig.stages`): each resumes the file and times
+    its passes, this process holding the output's lock meanwhile. ``spawn(fn, *args)``
+    runs one of them (default :func:`workers.in_fresh_process`); injected ``impls``,
+    ``clock`` or ``canary`` cannot cross into a new process, so they need a ``spawn``.
+
     Bad input raises :mod:`mlpbench.errors` classes before any work: a bad field
     (InputError), an output that exists or is being written by another sweep,
     or cannot be written (UsageError, FileError), a sweep no point of which fits
@@ -221,11 +229,36 @@ def run_sweep(cfg: SweepConfig, out_path: str | os.PathLike, resume: bool = Fals
     with output_lock(out_path, "output"):
         path = check_writable(out_path, force=force, resume=resume)
         doc = _start_document(cfg, path, resume, peak)
-        return _sweep(cfg, path, doc, progress, impls, clock, canary)
+        if cfg.processes == 1:
+            return _sweep(cfg, path, doc, progress, impls, clock, canary)
+        if spawn is None and (impls or clock is not None or canary is not None):
+            raise UsageError("a sweep in several processes starts each afresh: injected "
+                             "implementations, clocks or canaries need spawn= (or "
+                             "processes=1)")
+        write_json(path, doc)  # what the first process resumes
+        before = 0
+        for upto in cfg.stages():
+            (spawn or in_fresh_process)(_stage, cfg, str(path), upto, before, progress,
+                                        impls, clock, canary)
+            before = upto
+        return load_results(path)
+
+
+def _stage(cfg: SweepConfig, path: str, upto: int, before: int, progress: bool,
+           impls: Mapping[str, Any] | None = None, clock: Any = None,
+           canary: Any = None) -> None:
+    """One process's share of a sweep in several (run_sweep): resume the file at
+    ``path`` and time passes ``before + 1`` to ``upto`` (the first process also the
+    cold calls and the gate). The parent holds the output's lock."""
+    doc = _start_document(cfg, Path(path), True, None)
+    _sweep(cfg, Path(path), doc, progress, impls, clock, canary, upto=upto, before=before)
 
 
 def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
-           impls: Mapping[str, Any] | None, clock: Any = None, canary: Any = None) -> dict:
+           impls: Mapping[str, Any] | None, clock: Any = None, canary: Any = None,
+           upto: int | None = None, before: int = 0) -> dict:
+    """The sweep's passes up to ``upto`` (default: all), in this process; ``before``:
+    the passes finished in earlier processes (the progress bar starts past them)."""
     from tqdm import tqdm
 
     from mlpbench.harness.machine import configured_threads
@@ -242,8 +275,10 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
             doc["threads"]["peers"] = peer_thread_settings()
         write_json(path, doc)
 
+    upto = cfg.passes if upto is None else upto
+    per_pass = len(tasks) * len(cfg.implementations)
     with configured_threads(cfg.threads) as threads, \
-            tqdm(total=len(tasks) * len(cfg.implementations) * cfg.passes,
+            tqdm(total=per_pass * cfg.passes, initial=per_pass * max(0, before - 1),
                  disable=not progress,
                  unit="pt", dynamic_ncols=True, leave=True) as bar:
         doc["threads"] = threads
@@ -268,16 +303,16 @@ def _sweep(cfg: SweepConfig, path: Path, doc: dict, progress: bool,
                 last[0] = time.monotonic()
 
         try:
-            for j in range(2, cfg.passes + 1):
+            for j in range(max(2, before + 1), upto + 1):
                 for dtype, phase, pt in tasks:
                     retime_size(cfg, dtype, phase, pt, resolved, doc["points"], j,
                                 save_now_and_then, None, clock=clock, canary=canary)
                 save()
-                bar.update(len(tasks) * len(cfg.implementations))
+                bar.update(per_pass)
         except KeyboardInterrupt:
             save()  # what the passes finished so far
             raise
-        doc["complete"] = True
+        doc["complete"] = upto == cfg.passes
         save()
     return doc
 
