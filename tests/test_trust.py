@@ -268,6 +268,48 @@ def test_replicate_runs_see_the_process_noise_that_one_run_cannot(tmp_path):
     assert sum(r.verdict == compare.SAME for r in numpy_rows) / len(numpy_rows) >= 0.9
 
 
+@pytest.mark.parametrize("seed", [200, 210, 220])
+def test_a_whole_implementation_ten_percent_slower_fails_the_gate_through_process_noise(
+        tmp_path, seed):
+    """Every point moves ~4% from process to process, so one run a side finds a 10%
+    slowdown at only some of the points; over all its points the implementation is
+    called slower and the exit status fails, while numpy, unchanged, is not."""
+    def run(name, s, **kw):
+        return sweep(tmp_path, name, Machine(s, process=0.04), sizes=SIZES[:16], **kw)
+
+    base, same, slow = run("a.json", seed), run("b.json", seed + 1), run(
+        "c.json", seed + 2, fake_cost=1.1e-5)
+    result = compare.compare(base, same)
+    assert [i.verdict for i in result.impls] == [compare.SAME, compare.SAME]
+    assert not result.any_slower
+    result = compare.compare(base, slow)
+    impls = {i.impl: i for i in result.impls}
+    assert impls["fake"].verdict == compare.SLOWER and impls["fake"].gate
+    assert impls["fake"].lo < 1.1 < impls["fake"].hi
+    assert impls["numpy"].verdict == compare.SAME and not impls["numpy"].gate
+    assert result.any_slower
+    lines = compare.summary_lines(result)
+    assert any("per implementation" in ln and "fake x1.1" in ln for ln in lines)
+    assert any(ln.startswith("exit status 1") and ln.endswith("implementations (Holm at "
+                                                              "2.5%): fake.") for ln in lines)
+
+
+def test_points_scattered_beyond_their_intervals_widen_the_implementation_interval():
+    """Tight intervals whose points disagree: the spread, not the intervals, sets the
+    implementation's standard error, so it is not called slower on their mean."""
+    def row(i, v):
+        r = compare.Row(("x", "float64", "step", i, 3, 4, 3, 0.0, 0.0), {}, {}, v,
+                        v / 1.01, v * 1.01, compare.SAME, method="samples")
+        return r
+
+    tight = [row(i, v) for i, v in enumerate([0.95, 1.15, 0.97, 1.17])]
+    got = compare._impl_row("x", tight, 0.05)
+    assert got.verdict == compare.SAME and got.lo < 1.0 < got.hi
+    agree = [row(i, v) for i, v in enumerate([1.05, 1.07, 1.06, 1.08])]
+    got = compare._impl_row("x", agree, 0.05)
+    assert got.verdict == compare.SLOWER and got.p_slower < 0.001
+
+
 def test_compare_command_takes_replicate_runs(tmp_path, capsys):
     from mlpbench.commands import main
 

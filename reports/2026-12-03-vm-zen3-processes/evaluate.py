@@ -1,10 +1,11 @@
 """Every pair of this folder's runs through ``mlpbench compare``: identical code (a-f)
 pairwise, and each of a-f against the runs with ``slow`` slowed by 10% (s1-s4); for the
 runs in one process (``p8-``, 8 passes), in eight (``q8-``, ``--processes 8``), and those
-of ../2026-12-03-vm-zen3-compare (3 passes, one process). Then, for each point, how far
-its drift-corrected time moved between the identical runs (log sd of the runs' means of
-their pass estimates) against what the passes of one run imply (sqrt of the mean of
-var(passes)/passes). Run from this folder: ``python evaluate.py``."""
+of ../2026-12-03-vm-zen3-compare (3 passes, one process); per point and per
+implementation (the geometric mean over its points, with its own interval). Then, for
+each point, how far its drift-corrected time moved between the identical runs (log sd of
+the runs' means of their pass estimates) against what the passes of one run imply (sqrt
+of the mean of var(passes)/passes). Run from this folder: ``python evaluate.py``."""
 import collections
 import itertools
 import json
@@ -20,16 +21,23 @@ SETS = {"3 passes, 1 process (../2026-12-03-vm-zen3-compare)": "../2026-12-03-vm
 
 for label, prefix in SETS.items():
     docs = {k: json.load(open(f"{prefix}{k}.json")) for k in SAME_RUNS + SLOW_RUNS}
-    same = total = exit0 = 0
+    same = total = exit0 = impl_same = impl_total = impl_found = impl_wrong = 0
     wrong_at = collections.Counter()
     for a, b in itertools.combinations(SAME_RUNS, 2):
         r = C.compare(docs[a], docs[b])
         same, total, exit0 = same + r.count(C.SAME), total + len(r.rows), exit0 + (not r.any_slower)
         wrong_at.update(f"{row.key[0]} n={row.key[3]}" for row in r.rows if row.verdict != C.SAME)
+        impl_same += sum(i.verdict == C.SAME for i in r.impls)
+        impl_total += len(r.impls)
     found = slowed = exit1 = wrong = others = 0
     for a, s in itertools.product(SAME_RUNS, SLOW_RUNS):
         r = C.compare(docs[a], docs[s])
         exit1 += r.any_slower
+        for i in r.impls:
+            if i.impl == "slow":
+                impl_found += i.verdict == C.SLOWER
+            else:
+                impl_wrong += i.verdict != C.SAME
         for row in r.rows:
             if row.key[0] == "slow":
                 slowed, found = slowed + 1, found + (row.verdict == C.SLOWER)
@@ -39,6 +47,9 @@ for label, prefix in SETS.items():
           f"exit 0 in {exit0}/15; slowed by 10%: {found}/{slowed} slow points called slower "
           f"({found / slowed:.0%}), exit 1 in {exit1}/24, other points not 'no change' "
           f"{wrong}/{others}")
+    print(f"  per implementation: identical code 'no change' {impl_same}/{impl_total} "
+          f"({impl_same / impl_total:.1%}); slowed by 10%: slow called slower {impl_found}/24, "
+          f"other implementations not 'no change' {impl_wrong}/72")
     print(f"  identical code, points not 'no change': {dict(wrong_at)}")
     pts = [p for k in SAME_RUNS for p in docs[k]["points"]]
     theta = {i: C._sensitivity([p for p in pts if p["impl"] == i]) for i in sorted({p["impl"] for p in pts})}

@@ -1,9 +1,11 @@
 """``mlpbench compare BASE.json NEW.json``: per-point ratios with a noise-aware verdict.
 
 The rule is :data:`RULE`. Points missing from one file, or not ``ok`` in one of
-them, are listed as not comparable and do not count. The exit status of the
-command is 1 if any point is slower with a family-wise error of 5% (Holm over the
-points compared).
+them, are listed as not comparable and do not count. Each implementation also gets a
+verdict over all its points (:class:`ImplRow`): a change of the whole implementation
+is seen there long before every point's own interval excludes it. The exit status of
+the command is 1 if a point or an implementation is slower with a family-wise error of
+5% (Holm over the points at 2.5%, Holm over the implementations at 2.5%).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -39,11 +42,18 @@ RULE = ("For a point measured in both files (same impl, dtype, phase, sizes and 
         "intervals hold). Slower: the interval lies above 1 and the ratio exceeds 1 + t "
         "(t the threshold, the minimum effect); faster: the interval lies below 1 and the "
         "ratio is below 1/(1 + t); otherwise no change. Files without raw samples fall "
-        "back to the interquartile ranges (slower only if they do not overlap). The exit "
-        "status is 1 when a slower point stays slower after Holm's step-down over all the "
-        "points compared (its one-sided p-value, read off its interval, below 5%/k for "
-        "the k-th smallest): a 5% chance of a failed gate for identical code, however "
-        "many points.")
+        "back to the interquartile ranges (slower only if they do not overlap). Each "
+        "implementation: the geometric mean of its points' ratios, with a normal interval "
+        "on the log scale whose standard error is the larger of the points' own, pooled "
+        "as independent, and the spread of the points' log ratios over the square root "
+        "of their number; the same rule gives its verdict. The exit status is 1 when a "
+        "slower point stays slower after Holm's step-down over the points compared (its "
+        "one-sided p-value, read off its interval, below 2.5%/k for the k-th smallest), "
+        "or a slower implementation after Holm's step-down over the implementations at "
+        "2.5%: a 5% chance of a failed gate for identical code, however many points.")
+#: The family-wise error of the exit status, split between its two families: the
+#: points and the implementations (Bonferroni: the two together stay within 5%).
+GATE_ALPHA_POINTS = GATE_ALPHA_IMPLS = (1.0 - stats.CONFIDENCE) / 2
 DEFAULT_THRESHOLD = 0.05
 VERDICT_COLORS = {SLOWER: "#d62728", FASTER: "#2ca02c", SAME: "#7f7f7f"}
 _FROM_STATS = {"slower": SLOWER, "faster": FASTER, "indistinguishable": SAME}
@@ -103,6 +113,21 @@ class Row:
 
 
 @dataclass
+class ImplRow:
+    """One implementation over all its compared points: the geometric mean of their
+    NEW/BASE (drift-corrected where they are), its 95% interval and verdict."""
+
+    impl: str
+    points: int
+    ratio: float
+    lo: float
+    hi: float
+    verdict: str
+    p_slower: float = 1.0
+    gate: bool = False                  # slower at the family-wise level (the exit status)
+
+
+@dataclass
 class Comparison:
     rows: list[Row]
     threshold: float
@@ -115,14 +140,16 @@ class Comparison:
     noise: tuple[float, float] = (0.0, 0.0)  # run-to-run noise, log sd: raw, corrected
     replicates: tuple[int, int] = (1, 1)     # runs on each side (BASE, NEW)
     sensitivity: dict[str, float] = field(default_factory=dict)  # θ per implementation
+    impls: list[ImplRow] = field(default_factory=list)      # one verdict per implementation
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
 
     @property
     def any_slower(self) -> bool:
-        """Whether a point is slower at the family-wise level: the exit status."""
-        return any(r.gate for r in self.rows)
+        """Whether a point or an implementation is slower at the family-wise level:
+        the exit status."""
+        return any(r.gate for r in self.rows) or any(i.gate for i in self.impls)
 
 
 def verdict(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) -> str:
@@ -427,12 +454,46 @@ def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD,
     if not out.rows:
         raise UsageError("the two files have no measured point in common "
                          "(same impl, dtype, phase and sizes); compare runs of the same sweep")
-    # The exit status: slower points that stay so over all the points compared (Holm).
-    for row, gate in zip(out.rows, stats.holm([r.p_slower for r in out.rows]), strict=True):
-        row.gate = gate
-    out.drift = _drift([(ps[0], qs[0]) for _, ps, qs in pairs])
     out.rows.sort(key=lambda r: (analysis.impl_sort_key(r.key[0]), r.key[1:]))
+    out.impls = [_impl_row(impl, [r for r in out.rows if r.key[0] == impl], threshold)
+                 for impl in dict.fromkeys(r.key[0] for r in out.rows)]
+    # The exit status: slower points that stay so over all the points compared, and
+    # slower implementations over all the implementations (Holm, each at half of 5%).
+    for family, alpha in ((out.rows, GATE_ALPHA_POINTS), (out.impls, GATE_ALPHA_IMPLS)):
+        for item, gate in zip(family, stats.holm([r.p_slower for r in family], alpha),
+                              strict=True):
+            item.gate = gate
+    out.drift = _drift([(ps[0], qs[0]) for _, ps, qs in pairs])
     return out
+
+
+def _impl_row(impl: str, rows: list[Row], threshold: float) -> ImplRow:
+    """The verdict over one implementation's points: the mean of their log ratios with
+    the larger of two standard errors, the points' own (from their intervals, pooled as
+    independent) and the spread of the log ratios over sqrt(k), so points scattered
+    more widely than their intervals claim widen it. Rows from interquartile ranges
+    (no raw samples) carry no standard error and make it "no change" unless all of its
+    points agree."""
+    z = NormalDist().inv_cdf(0.5 + stats.CONFIDENCE / 2)
+    logs, ses = [], []
+    for r in rows:
+        lo, hi, v = _lo(r), _hi(r), r.best
+        logs.append(math.log(v))
+        ok = r.method != "iqr" and lo > 0 and math.isfinite(hi)
+        ses.append(max(math.log(v / lo), math.log(hi / v)) / z if ok else math.inf)
+    k = len(rows)
+    m = sum(logs) / k
+    se = math.sqrt(sum(s * s for s in ses)) / k
+    if k > 1:
+        se = max(se, float(np.std(logs, ddof=1)) / math.sqrt(k))
+    if not math.isfinite(se):
+        verdicts = {r.verdict for r in rows}
+        return ImplRow(impl, k, math.exp(m), 0.0, math.inf,
+                       verdicts.pop() if len(verdicts) == 1 else SAME)
+    est = stats.Estimate(math.exp(m), math.exp(m - z * se), math.exp(m + z * se), k)
+    got = _FROM_STATS[stats.verdict(est, threshold)]
+    return ImplRow(impl, k, est.value, est.lo, est.hi, got,
+                   stats.p_slower(est) if got == SLOWER else 1.0)
 
 
 def geomean(values: list[float]) -> float:
@@ -451,7 +512,6 @@ def summary_lines(cmp: Comparison) -> list[str]:
     """The answer in a few lines: counts, every slower and faster point by name, the
     machine's drift, what may make the runs incomparable, and what was not compared."""
     g = geomeans(cmp)
-    per = ", ".join(f"{k} {v:.3f}" for k, v in g.items() if k != "all")
     methods = {m: sum(r.method == m for r in cmp.rows) for m in ("canary", "samples", "iqr")}
     how = ", ".join(f"{n} {label}" for m, label in (
         ("canary", "drift-corrected by the canary"), ("samples", "from raw samples"),
@@ -459,20 +519,29 @@ def summary_lines(cmp: Comparison) -> list[str]:
     lines = [f"{len(cmp.rows)} points compared: {cmp.count(SLOWER)} slower, "
              f"{cmp.count(FASTER)} faster, {cmp.count(SAME)} no change "
              f"(minimum effect {cmp.threshold:.0%}, 95% intervals; {how}).",
-             f"geometric mean NEW/BASE: {g['all']:.3f} ({per})."]
+             f"geometric mean NEW/BASE: {g['all']:.3f} over all points."]
+    if cmp.impls:
+        lines.append("per implementation, geometric mean over its points [95%]: " + "; ".join(
+            f"{i.impl} x{i.ratio:.3f} [{i.lo:.3f}, {i.hi:.3f}] {i.verdict}"
+            for i in cmp.impls) + ".")
     for verdict_ in (SLOWER, FASTER):
         rows = [r for r in cmp.rows if r.verdict == verdict_]
         if rows:
             lines.append(f"{verdict_}: " + "; ".join(
                 f"{r.label} x{r.best:.3f} [{_lo(r):.3f}, {_hi(r):.3f}]" for r in rows))
     slower = [r for r in cmp.rows if r.verdict == SLOWER]
-    if slower:
+    slower_impls = [i for i in cmp.impls if i.verdict == SLOWER]
+    if slower or slower_impls:
         held = [r for r in slower if r.gate]
+        held_impls = [i.impl for i in slower_impls if i.gate]
         rest = (f"; the other {len(slower) - len(held)} could be chance among "
                 f"{len(cmp.rows)} points at 95% each" if len(held) < len(slower) else "")
-        lines.append(f"exit status {int(bool(held))}: {len(held)} of the {len(slower)} "
-                     f"slower points stay slower with a 5% family-wise error over the "
-                     f"{len(cmp.rows)} points compared (Holm){rest}.")
+        whole = (f"; slower as a whole beyond chance over the {len(cmp.impls)} "
+                 f"implementations (Holm at 2.5%): {', '.join(held_impls) or 'none'}"
+                 if slower_impls else "")
+        lines.append(f"exit status {int(cmp.any_slower)}: {len(held)} of the {len(slower)} "
+                     f"slower points stay slower with a 2.5% family-wise error over the "
+                     f"{len(cmp.rows)} points compared (Holm){rest}{whole}.")
     if cmp.replicates != (1, 1):
         lines.append(f"replicate runs: {cmp.replicates[0]} BASE, {cmp.replicates[1]} NEW; "
                      "their passes are pooled per side, so the intervals hold how far "
@@ -531,11 +600,23 @@ def table_rows(cmp: Comparison) -> list[list[str]]:
 
 TABLE_HEADER = ["point", "BASE median", "NEW median", "NEW/BASE raw [95%]",
                 "drift-corrected [95%]", "verdict"]
+IMPL_HEADER = ["implementation", "points", "geometric mean NEW/BASE [95%]", "verdict",
+               "fails the gate"]
+
+
+def impl_table_rows(cmp: Comparison) -> list[list[str]]:
+    return [[i.impl, str(i.points), f"{i.ratio:.3f} [{i.lo:.3f}, {i.hi:.3f}]", i.verdict,
+             "yes" if i.gate else "no"] for i in cmp.impls]
 
 
 def format_table(cmp: Comparison) -> str:
-    rows = [TABLE_HEADER, *table_rows(cmp)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADER))]
+    """The points' table, then the implementations'."""
+    return (_aligned([TABLE_HEADER, *table_rows(cmp)]) + "\n\n"
+            + _aligned([IMPL_HEADER, *impl_table_rows(cmp)]))
+
+
+def _aligned(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(r, widths, strict=True)))
                      for r in rows)
@@ -603,5 +684,6 @@ def markdown(cmp: Comparison, base_path: str, new_path: str, figure: Path | None
     sec = Section("Comparison", [f"BASE: {base_path}", f"NEW: {new_path}",
                                  *provenance_lines(cmp), RULE],
                   bullets=summary_lines(cmp), figure=figure,
-        tables=[Table("Per point", TABLE_HEADER, table_rows(cmp))])
+        tables=[Table("Per point", TABLE_HEADER, table_rows(cmp)),
+                Table("Per implementation", IMPL_HEADER, impl_table_rows(cmp))])
     return render_md("mlpbench compare", [sec])
