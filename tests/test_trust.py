@@ -149,6 +149,9 @@ def test_identical_runs_compare_as_no_change(tmp_path, second_speed):
     assert result.count(compare.SAME) / len(result.rows) >= 0.95
     assert not result.any_slower
     assert all(r.method == "canary" for r in result.rows)
+    warned = any(line.startswith("WARNING: the canary took 2") and "more time in NEW" in line
+                 for line in compare.summary_lines(result))
+    assert warned == (second_speed != 1.0)
     if second_speed != 1.0:
         assert result.drift == pytest.approx(second_speed, rel=0.05)
 
@@ -188,6 +191,35 @@ def test_an_implementation_that_feels_half_the_drift_is_corrected_by_half(
     full = compare.compare(base, new)
     fake_rows = [r for r in full.rows if r.key[0] == "fake"]
     assert sum(r.verdict == compare.FASTER for r in fake_rows) / len(fake_rows) >= 0.5
+
+
+def _passes_point(rng, theta, sigma, passes=3, per_pass=5):
+    """A point whose pass medians follow canary^theta with log noise sigma."""
+    x = rng.normal(0, 0.1, passes)
+    times, canary, rounds = [], [], []
+    for j in range(passes):
+        y = theta * x[j] + rng.normal(0, sigma)
+        for i in range(per_pass):
+            times.append(math.exp(y) * 1e-3)
+            canary.append(math.exp(x[j]) * 1e-3)
+            rounds.append(j * per_pass + i)
+    return {"times_s": times, "canary_s": canary, "rounds": rounds,
+            "pass_starts": [j * per_pass for j in range(passes)]}
+
+
+def test_the_sensitivity_comes_with_its_standard_error():
+    """θ is a least-squares slope: its standard error is σ/√Sxx, and over many
+    synthetic sets the estimates scatter by about that error."""
+    rng = np.random.default_rng(5)
+    got = [compare._sensitivity_fit([_passes_point(rng, 0.5, 0.03) for _ in range(12)])
+           for _ in range(200)]
+    theta, se = np.array(got).T
+    assert np.mean(theta) == pytest.approx(0.5, abs=0.02)
+    assert np.std(theta) == pytest.approx(np.median(se), rel=0.25)
+    assert np.mean(np.abs(theta - 0.5) < 1.96 * se) >= 0.9
+    # Nothing to read it from (a canary that never moves): θ = 1, no error claimed.
+    flat = [{**_passes_point(rng, 0.5, 0.03), "canary_s": [1e-3] * 15} for _ in range(12)]
+    assert compare._sensitivity_fit(flat) == (1.0, 0.0)
 
 
 def test_a_ten_percent_slowdown_of_a_half_sensitive_implementation_is_detected(tmp_path):

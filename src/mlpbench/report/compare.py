@@ -36,7 +36,9 @@ RULE = ("For a point measured in both files (same impl, dtype, phase, sizes and 
         "power θ, which removes the whole machine's drift between the runs "
         "(drift-corrected); θ is the implementation's sensitivity to the canary, the "
         "slope of its log pass times on the log pass canaries within each run, pooled "
-        "over its points and clipped to [0, 1] (1 where the canary did not move). Every "
+        "over its points and clipped to [0, 1] (1 where the canary did not move); the "
+        "drift-corrected interval is widened in quadrature by θ's standard error times "
+        "the point's |log canary NEW/BASE|. Every "
         "interval is then widened by the run-to-run noise read off the comparison (the "
         "robust spread of the points about their implementation's median, less what the "
         "intervals hold). Slower: the interval lies above 1 and the ratio exceeds 1 + t "
@@ -55,6 +57,9 @@ RULE = ("For a point measured in both files (same impl, dtype, phase, sizes and 
 #: points and the implementations (Bonferroni: the two together stay within 5%).
 GATE_ALPHA_POINTS = GATE_ALPHA_IMPLS = (1.0 - stats.CONFIDENCE) / 2
 DEFAULT_THRESHOLD = 0.05
+#: How far the whole machine's speed (the canary) may move between the runs before
+#: compare warns that its verdicts rest on the drift correction.
+DRIFT_WARN = 0.15
 VERDICT_COLORS = {SLOWER: "#d62728", FASTER: "#2ca02c", SAME: "#7f7f7f"}
 _FROM_STATS = {"slower": SLOWER, "faster": FASTER, "indistinguishable": SAME}
 
@@ -140,6 +145,7 @@ class Comparison:
     noise: tuple[float, float] = (0.0, 0.0)  # run-to-run noise, log sd: raw, corrected
     replicates: tuple[int, int] = (1, 1)     # runs on each side (BASE, NEW)
     sensitivity: dict[str, float] = field(default_factory=dict)  # θ per implementation
+    sensitivity_se: dict[str, float] = field(default_factory=dict)  # and its standard error
     impls: list[ImplRow] = field(default_factory=list)      # one verdict per implementation
 
     def count(self, verdict: str) -> int:
@@ -258,6 +264,11 @@ SENSITIVITY_MIN_DF = 6
 
 
 def _sensitivity(points: Sequence[dict]) -> float:
+    """θ of :func:`_sensitivity_fit`."""
+    return _sensitivity_fit(points)[0]
+
+
+def _sensitivity_fit(points: Sequence[dict]) -> tuple[float, float]:
     """How much of the canary's pass-to-pass change one implementation's times follow:
     θ, the slope of its log pass medians on the log pass canaries, both centred within
     each point of each run (so a change between the runs cannot enter it), pooled over
@@ -266,8 +277,13 @@ def _sensitivity(points: Sequence[dict]) -> float:
     implementation that feels half of the canary's slow patches is corrected by half
     of them, rather than over-corrected by all (measured on a shared 2-core VM: numba's
     step follows about 0.45 of the canary's moves, numpy's 0.75). 1, the whole
-    canary, where the canary moved too little within the runs to tell."""
-    sxy = sxx = 0.0
+    canary, where the canary moved too little within the runs to tell.
+
+    Also its standard error (the least-squares slope's): the drift-corrected ratio of a
+    point whose canary moved by a factor D between the runs is uncertain by that error
+    times |log D| (:func:`_row`), which matters when the whole machine changed speed
+    between the runs. 0 where θ fell back to 1 (nothing to read it from)."""
+    sxy = sxx = yy = 0.0
     df = 0
     for p in points:
         got = _pass_pairs(p)
@@ -280,10 +296,13 @@ def _sensitivity(points: Sequence[dict]) -> float:
         y, x = y[keep] - y[keep].mean(), x[keep] - x[keep].mean()
         sxy += float(x @ y)
         sxx += float(x @ x)
+        yy += float(y @ y)
         df += int(keep.sum()) - 1
     if df < SENSITIVITY_MIN_DF or sxx / df < SENSITIVITY_MIN_SD ** 2:
-        return 1.0
-    return min(1.0, max(0.0, sxy / sxx))
+        return 1.0, 0.0
+    slope = sxy / sxx
+    residual = max(0.0, yy - slope * sxy) / max(1, df - 1)
+    return min(1.0, max(0.0, slope)), math.sqrt(residual / sxx)
 
 
 def _side_logs(points: list[dict], theta: float | None) -> np.ndarray | None:
@@ -321,13 +340,30 @@ def _between(ps: list[dict], qs: list[dict], theta: float | None, noise: float,
     return stats.widen(stats.run_ratio(a, b), noise), "samples"
 
 
+def _point_drift(ps: list[dict], qs: list[dict]) -> float:
+    """|log| of the point's median canary NEW/BASE (every run of a side pooled); 0
+    without a canary on both sides."""
+    sides = []
+    for side in (ps, qs):
+        got = [c[np.isfinite(c) & (c > 0)] for p in side if (c := _canary_values(p)) is not None]
+        got = np.concatenate(got) if got else np.empty(0)
+        if not got.size:
+            return 0.0
+        sides.append(float(np.median(got)))
+    return abs(math.log(sides[1] / sides[0]))
+
+
 def _row(key: tuple, ps: list[dict], qs: list[dict], threshold: float,
          theta: float | None = 1.0, noise: tuple[float, float] = (0.0, 0.0),
-         prior: tuple[float | None, float | None] = (None, None)) -> Row:
+         prior: tuple[float | None, float | None] = (None, None),
+         theta_se: float = 0.0) -> Row:
     """One point's row (``ps``, ``qs``: the point in each run of a side, the first
     shown); ``theta``: its implementation's sensitivity to the canary (None: no drift
-    correction); ``noise``: the run-to-run noise (raw, drift-corrected); ``prior``: the
-    typical pass variance (raw, drift-corrected)."""
+    correction) and ``theta_se`` its standard error; ``noise``: the run-to-run noise
+    (raw, drift-corrected); ``prior``: the typical pass variance (raw,
+    drift-corrected). The drift-corrected interval is also widened by ``theta_se``
+    times the point's |log canary drift|: what dividing by canary^θ may leave of a
+    change of the whole machine's speed between the runs."""
     p, q = ps[0], qs[0]
     raw = _between(ps, qs, None, noise[0], prior[0])
     if raw is None:
@@ -343,6 +379,7 @@ def _row(key: tuple, ps: list[dict], qs: list[dict], threshold: float,
     cor = _between(ps, qs, theta, noise[1], prior[1]) if theta is not None else None
     if cor is not None:
         est, how = cor
+        est = stats.widen(est, theta_se * _point_drift(ps, qs))
         row.corrected, row.corrected_lo, row.corrected_hi = est.value, est.lo, est.hi
         row.verdict = _FROM_STATS[stats.verdict(est, threshold)]
         row.method, row.by_pass = "canary", how == "passes"
@@ -435,16 +472,19 @@ def compare(base_doc: dict, new_doc: dict, threshold: float = DEFAULT_THRESHOLD,
             qs = [q, *(m[key] for m in extra[1] if ok(m.get(key)))]
             pairs.append((key, ps, qs))
     # Each implementation's sensitivity to the canary, from the passes of both sides.
+    theta_se: dict[str, float] = {}
     if same_canary:
         for impl in dict.fromkeys(key[0] for key, _, _ in pairs):
-            out.sensitivity[impl] = _sensitivity(
-                [p for key, ps, qs in pairs if key[0] == impl for p in (*ps, *qs)])
+            pts = [p for key, ps, qs in pairs if key[0] == impl for p in (*ps, *qs)]
+            out.sensitivity[impl] = _sensitivity(pts)
+            theta_se[impl] = _sensitivity_fit(pts)[1]
+    out.sensitivity_se = theta_se
     thetas = out.sensitivity if same_canary else None
     prior = (_typical_pass_variance(pairs, None), _typical_pass_variance(pairs, thetas))
 
     def rows(noise: tuple[float, float]) -> list[Row]:
         return [_row(key, ps, qs, threshold, None if thetas is None else thetas[key[0]],
-                     noise, prior) for key, ps, qs in pairs]
+                     noise, prior, theta_se.get(key[0], 0.0)) for key, ps, qs in pairs]
 
     out.rows = rows((0.0, 0.0))
     # Run-to-run noise, read off the spread of the points; then every interval widened.
@@ -559,11 +599,22 @@ def summary_lines(cmp: Comparison) -> list[str]:
                      "slower or faster only beyond what two runs of the same code differ by "
                      "here.")
     if cmp.drift is not None:
-        theta = ", ".join(f"{k} {v:.2f}" for k, v in cmp.sensitivity.items())
+        theta = ", ".join(f"{k} {v:.2f}" + (f" ± {se:.2f}" if (se := cmp.sensitivity_se.get(k))
+                                             else "") for k, v in cmp.sensitivity.items())
         lines.append(f"machine drift (canary NEW/BASE): {cmp.drift:.3f}; the verdicts use "
                      "times divided by canary^θ of the same pass, θ the share of the "
                      "canary's pass-to-pass moves each implementation's times follow "
-                     f"(1: all of them): {theta}.")
+                     f"(1: all of them; ± its standard error, which widens each "
+                     f"drift-corrected interval by its product with that point's canary "
+                     f"drift): {theta}.")
+        if abs(math.log(cmp.drift)) > math.log1p(DRIFT_WARN):
+            less = "less" if cmp.drift < 1 else "more"
+            lines.append(f"WARNING: the canary took {abs(cmp.drift - 1):.0%} {less} time "
+                         f"in NEW than in BASE: the whole machine changed speed; the verdicts then "
+                         "rest on how well θ carries that change to each implementation, "
+                         "and the intervals are wider for it. Time both sides at one "
+                         "moment, or add replicate runs (--base-runs, --new-runs), for a "
+                         "sharper answer.")
     if cmp.differences:
         lines.append("WARNING: the runs differ in what makes timings comparable ("
                      + "; ".join(cmp.differences) + "); ratios compare those too.")
