@@ -18,9 +18,10 @@ from mlpbench import mlp
 from mlpbench.mlp import impl_numba
 
 #: Shapes through every code path of impl_numba: the small-n loops (n <= GTX_MAX_ROWS),
-#: the tiled X W1ᵀ with BLAS's G_haᵀ X (n <= XWT_MAX_ROWS), BLAS for both; n % 4 != 0
-#: for the rows left after the blocks of four.
-SHAPES = [(1, 3, 4, 2), (5, 7, 3, 3), (17, 33, 40, 11), (40, 9, 13, 4), (131, 6, 5, 3)]
+#: the tiled X W1ᵀ with BLAS's G_haᵀ X (n <= XWT_MAX_ROWS, or d_h <= XWT_NARROW_D_H on
+#: one thread), BLAS for both; n % 4 != 0 for the rows left after the blocks of four.
+SHAPES = [(1, 3, 4, 2), (5, 7, 3, 3), (17, 33, 40, 11), (40, 9, 13, 4), (131, 6, 5, 3),
+          (131, 6, 40, 3)]
 
 
 def _shape_id(shape):

@@ -3,7 +3,8 @@
 ``numba``: the small-n step (n <= GTX_MAX_ROWS) serial and split over the hidden units
 (``_xwt_split``, ``_gtx_split``: each thread its own columns of X W1ᵀ and rows of gW1,
 forced here whatever the threading layer and the size of W1); the tiled X W1ᵀ with BLAS's
-G_haᵀ X (n <= XWT_MAX_ROWS); BLAS for both. ``numba-loops``: its serial and its
+G_haᵀ X (n <= XWT_MAX_ROWS, or d_h <= XWT_NARROW_D_H on one thread); BLAS for both.
+``numba-loops``: its serial and its
 parallel path (more shapes in test_numba_loops). Each agrees with ``numpy``
 (``mlp.agreement_rtol``) and passes the gradient check at both thread counts. Shapes
 make every span of the split uneven (d_h = 37, 40) or empty for one thread (d_h = 4).
@@ -21,8 +22,10 @@ from mlpbench.mlp import impl_numba, impl_numba_loops
 #: (n, d, d_h, m) by regime of impl_numba's step.
 SMALL = [(1, 3, 4, 2), (5, 33, 40, 11), (16, 20, 37, 3)]
 TILED = [(17, 33, 40, 11)]
-BLAS = [(131, 6, 5, 3)]
-SHAPES = SMALL + TILED + BLAS
+#: d_h <= XWT_NARROW_D_H: the tiled X W1ᵀ at any n on one thread, BLAS on two.
+NARROW = [(131, 6, 5, 3)]
+BLAS = [(131, 6, 40, 3)]
+SHAPES = SMALL + TILED + NARROW + BLAS
 PENALTIES = [(0.0, 0.0), (0.003, 0.005)]
 
 
@@ -110,3 +113,26 @@ def test_spans_cover_the_range_once(size, parts, align):
     assert spans[0][0] == 0 and spans[-1][1] == size
     for (_, hi), (lo, _) in zip(spans, spans[1:], strict=False):
         assert hi == lo and lo % align == 0
+
+
+def test_narrow_hidden_layers_take_the_tiles_on_one_thread_only(monkeypatch):
+    """X W1ᵀ with d_h <= XWT_NARROW_D_H and n past XWT_MAX_ROWS: the tiled loop on one
+    numba thread, BLAS on two (which splits it)."""
+    calls = []
+    tiles = impl_numba._xwt_small
+    monkeypatch.setattr(impl_numba, "_xwt_small", lambda *a: calls.append(a[-1]) or tiles(*a))
+    previous = numba.get_num_threads()
+    try:
+        narrow = impl_numba.XWT_NARROW_D_H[0]  # float64
+        for threads, d_h, want in ((1, narrow, 1), (1, narrow + 1, 0), (2, 16, 0)):
+            if threads > numba.config.NUMBA_NUM_THREADS:
+                continue
+            numba.set_num_threads(threads)
+            calls.clear()
+            p, X, y = mlp.make_problem(impl_numba.XWT_MAX_ROWS[0] + 40, 9, d_h, 3, seed=1)
+            _, got = impl_numba.loss_and_grad(p, X, y)
+            _, ref = mlp.get("numpy").loss_and_grad(p, X, y)
+            np.testing.assert_allclose(got.W1, ref.W1, rtol=1e-10, atol=1e-12)
+            assert len(calls) == want, (threads, d_h)
+    finally:
+        numba.set_num_threads(previous)

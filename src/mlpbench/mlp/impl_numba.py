@@ -26,7 +26,7 @@ from mlpbench.errors import InputError
 from mlpbench.mlp import _numba_blocks as blocks
 from mlpbench.mlp.params import Forward, Params, Workspace, empty_like
 
-__all__ = ["GTX_MAX_ROWS", "XWT_BLOCK", "XWT_MAX_ROWS", "backward", "forward", "loss",
+__all__ = ["GTX_MAX_ROWS", "XWT_BLOCK", "XWT_MAX_ROWS", "XWT_NARROW_D_H", "backward", "forward", "loss",
            "loss_and_grad", "workspace"]
 
 #: Up to this many rows (float64, float32), ``X W1ᵀ`` is a register-tiled loop, not BLAS:
@@ -34,6 +34,17 @@ __all__ = ["GTX_MAX_ROWS", "XWT_BLOCK", "XWT_MAX_ROWS", "backward", "forward", "
 #: d_h = 256: 200 µs vs 64 µs in float64, 180 vs 31 in float32); the two tie near
 #: n = 64 in float64 and n = 128 in float32.
 XWT_MAX_ROWS = (32, 64)
+#: Up to this many hidden units (float64, float32), ``X W1ᵀ`` is the register-tiled
+#: loop at every n when numba runs on one thread (the sweep's ``--threads 1`` gives BLAS
+#: one too): W1 then fits in L2 (32 × 784 float64: 200 KiB) and the product is one pass
+#: over X, where OpenBLAS's packing of narrow panels costs more. Measured on a Zen 3 VM,
+#: n = 1024, d = 784, 1 thread, the product alone, µs BLAS/tiles: float32 d_h = 16
+#: 409/325, 32 652/591, 64 1166/1275; float64 d_h = 16 901/693, 32 1474/1330, 64
+#: 2630/2745. The whole step against the BLAS dispatch, same run, two runs
+#: (reports/2026-12-03-vm-zen3-narrow): float64 1.07-1.10× at d_h = 16, 1.03-1.05× at 32;
+#: float32 1.02-1.03× at 16, 0.98-1.02× at 32 (so float32 stops at 16). With more
+#: threads BLAS splits the product and stays.
+XWT_NARROW_D_H = (32, 16)
 #: Rows of W1 per block of the tiled ``X W1ᵀ`` (32 × 784 float64: 200 KiB, half of L2).
 XWT_BLOCK = 32
 #: Up to this many rows, ``gW1 = G_haᵀ X`` is a loop that skips the zeros of G_ha; BLAS
@@ -491,9 +502,12 @@ def _small_threads(d: int, d_h: int) -> int:
 
 
 def _xwt(X: np.ndarray, W1: np.ndarray, XW1t: np.ndarray) -> None:
-    """``XW1t = X W1ᵀ`` (2.#1): the tiled loop for few rows, else NumPy's BLAS."""
-    if X.shape[0] <= XWT_MAX_ROWS[X.itemsize == 4]:
-        _xwt_small(X, W1, XW1t, 0, W1.shape[0])
+    """``XW1t = X W1ᵀ`` (2.#1): the tiled loop for few rows, or few hidden units on one
+    thread (XWT_NARROW_D_H), else NumPy's BLAS."""
+    d_h = W1.shape[0]
+    if X.shape[0] <= XWT_MAX_ROWS[X.itemsize == 4] or (
+            d_h <= XWT_NARROW_D_H[X.itemsize == 4] and numba.get_num_threads() == 1):
+        _xwt_small(X, W1, XW1t, 0, d_h)
     else:
         np.matmul(X, W1.T, out=XW1t)
 
