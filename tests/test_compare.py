@@ -129,7 +129,8 @@ def test_cli_writes_figure_and_markdown(base_doc, tmp_path, capsys):
     png = out / "compare.png"
     head = png.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
-    n_rows = len(_ok_points(base_doc))
+    # one row per point, then one per implementation
+    n_rows = len(_ok_points(base_doc)) + len({p["impl"] for p in _ok_points(base_doc)})
     assert struct.unpack(">II", head[16:24]) == compare.figure_size_px(n_rows)
     assert (out / "compare.svg").exists()
     md = (out / "compare.md").read_text()

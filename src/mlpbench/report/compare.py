@@ -689,23 +689,29 @@ def figure_size_px(n_points: int) -> tuple[int, int]:
 
 
 def draw(cmp: Comparison, out: Path, name: str = "compare", formats=("png", "svg")) -> Path:
-    """One row per point: the ratio NEW/BASE (dot) and its IQR range (bar), coloured by
-    verdict, on a log axis, with the threshold band around 1 shaded."""
+    """One row per point: the ratio NEW/BASE (dot) and its 95% interval (bar), coloured
+    by verdict, on a log axis, with the threshold band around 1 shaded; below a line, one
+    row per implementation over all its points (diamond)."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     from mlpbench.report import figures
 
-    fig = Figure(figsize=(FIGURE_W, figure_height(len(cmp.rows))), dpi=figures.DPI,
+    items = [(r.label, r.best, _lo(r), _hi(r), r.verdict, "o") for r in cmp.rows]
+    items += [(f"{i.impl}: all {i.points} points (geometric mean)", i.ratio, i.lo, i.hi,
+               i.verdict, "D") for i in cmp.impls]
+    fig = Figure(figsize=(FIGURE_W, figure_height(len(items))), dpi=figures.DPI,
                  layout="constrained")
     ax = fig.subplots()
-    ys = list(range(len(cmp.rows)))
-    for y, r in zip(ys, cmp.rows, strict=True):
-        c = VERDICT_COLORS[r.verdict]
-        hi = _hi(r) if math.isfinite(_hi(r)) else r.best * 10
-        ax.plot([max(_lo(r), 1e-9), hi], [y, y], color=c, lw=2, alpha=0.5)
-        ax.plot([r.best], [y], "o", color=c, ms=6)
+    ys = list(range(len(items)))
+    for y, (_, best, lo, hi, verdict_, marker) in zip(ys, items, strict=True):
+        c = VERDICT_COLORS[verdict_]
+        hi = hi if math.isfinite(hi) else best * 10
+        ax.plot([max(lo, 1e-9), hi], [y, y], color=c, lw=2, alpha=0.5)
+        ax.plot([best], [y], marker, color=c, ms=6)
+    if cmp.impls:
+        ax.axhline(len(cmp.rows) - 0.5, color="0.4", lw=0.8)
     t = cmp.threshold
     ax.axvspan(1 / (1 + t), 1 + t, color="0.85", zorder=0)
     ax.axvline(1.0, color="k", lw=0.8)
@@ -713,7 +719,7 @@ def draw(cmp: Comparison, out: Path, name: str = "compare", formats=("png", "svg
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 1.25, 1.6, 2.0, 3.0, 5.0, 8.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_yticks(ys, [r.label for r in cmp.rows], fontsize=8)
+    ax.set_yticks(ys, [item[0] for item in items], fontsize=8)
     ax.set_ylim(len(ys) - 0.5, -0.5)
     ax.set_xlabel("NEW / BASE time (below 1: faster; bar: 95% interval; "
                   "drift-corrected where both runs have a canary)")
@@ -724,8 +730,12 @@ def draw(cmp: Comparison, out: Path, name: str = "compare", formats=("png", "svg
     ax.grid(True, axis="x", alpha=0.3)
     handles = [Line2D([], [], marker="o", ls="", color=VERDICT_COLORS[v], label=v)
                for v in (SLOWER, FASTER, SAME)]
+    if cmp.impls:
+        handles.append(Line2D([], [], marker="D", ls="", color="0.3",
+                              label="an implementation over all its points"))
     handles.append(Line2D([], [], lw=8, color="0.85", label=f"±{t:.0%} threshold"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize=9)
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False,
+               fontsize=9)
     return figures.save_figure(fig, out, name, formats)
 
 
