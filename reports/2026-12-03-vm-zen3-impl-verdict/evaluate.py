@@ -2,16 +2,19 @@
 pairwise (15 pairs), and each of a-f against the runs with ``slow`` slowed by 10% (s1-s4,
 24 pairs), per point and per implementation; the same split by the machine's state
 (the canary at n = 1 about 40 µs: "fast", about 70 µs: "slow"); then the precision each
-point of run a reached. Run from this folder: ``python evaluate.py``."""
+point of run a reached. Run from this folder: ``python evaluate.py`` for the default
+runs (3 passes, 1 process), ``python evaluate.py q8-`` for ``--passes 8 --processes 8``."""
 import itertools
 import json
+import sys
 
 import numpy as np
 
 from mlpbench.report import compare as C
 
 SAME, SLOW = "a b c d e f".split(), "s1 s2 s3 s4".split()
-docs = {k: json.load(open(f"{k}.json")) for k in SAME + SLOW}
+PREFIX = sys.argv[1] if len(sys.argv) > 1 else ""
+docs = {k: json.load(open(f"{PREFIX}{k}.json")) for k in SAME + SLOW}
 
 
 def canary_n1(doc):
