@@ -19,9 +19,13 @@ def pytest_configure(config):
         config.option.benchmark_enable = True
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def threads():
-    """numba and BLAS threads and layer as the harness sets them (machine.DEFAULT_THREADS)."""
+    """numba and BLAS threads and layer as the harness sets them (machine.DEFAULT_THREADS).
+
+    Module-scoped, not session-scoped: the settings include the process's CPU affinity
+    (pinned to DEFAULT_THREADS cores), which must be given back before the tests of
+    other folders run in the same process (pytest-xdist's workers run both)."""
     with machine.configured_threads(None) as settings:
         yield settings
 
